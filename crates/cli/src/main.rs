@@ -1,0 +1,3 @@
+//! The `hubsync` binary: one subcommand per role and per ops task.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! End-to-end tests across crates: real PostgreSQL, real RabbitMQ, the simulator over HTTP.
