@@ -4,3 +4,5 @@
 //!
 //! Must not: perform I/O, depend on tokio, sqlx, lapin or reqwest, or know about a
 //! particular store or transport. Every other crate applies these rules.
+
+pub mod metadata;
