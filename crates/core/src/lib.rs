@@ -6,3 +6,4 @@
 //! particular store or transport. Every other crate applies these rules.
 
 pub mod metadata;
+pub mod search;

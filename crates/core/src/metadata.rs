@@ -186,7 +186,10 @@ mod tests {
         let amount = parsed.iter().find(|p| p.name == "amount").expect("amount");
         assert_eq!(amount.property_type, "number");
         assert_eq!(amount.show_currency_symbol, Some(true));
-        let owner = parsed.iter().find(|p| p.name == "hubspot_owner_id").expect("owner");
+        let owner = parsed
+            .iter()
+            .find(|p| p.name == "hubspot_owner_id")
+            .expect("owner");
         assert_eq!(owner.referenced_object_type.as_deref(), Some("OWNER"));
     }
 }
