@@ -5,5 +5,23 @@
 //! Must not: perform I/O, depend on tokio, sqlx, lapin or reqwest, or know about a
 //! particular store or transport. Every other crate applies these rules.
 
+pub mod catalog;
+pub mod custom_query;
+pub mod field;
+pub mod ids;
+pub mod message;
 pub mod metadata;
+pub mod range;
 pub mod search;
+pub mod value;
+pub mod watermark;
+
+pub use catalog::{Join, LeftOut, TableKind, TableSelection, TableSpec, select_tables};
+pub use custom_query::{CustomQuery, CustomQueryError};
+pub use field::{Field, FieldOption, FieldType, MappingContext, SqlType, map_properties};
+pub use ids::{ChunkId, ConnectionId, PropertyName, RunId, TableName};
+pub use message::{ChunkJob, ChunkOutcome, ChunkStatus, Poison, decode_job, decode_outcome};
+pub use range::{ChunkRange, IdRange, ModifiedRange, RunKind};
+pub use search::{SearchRequest, build_search_request};
+pub use value::{ParseOutcome, parse_value};
+pub use watermark::{ChunkState, ChunkSummary, WatermarkDecision, decide_watermark};

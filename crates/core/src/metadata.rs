@@ -91,8 +91,24 @@ pub struct ObjectSchema {
     pub primary_display_property: Option<String>,
     #[serde(default)]
     pub properties: Vec<PropertyDefinition>,
+    /// The association definitions of the object (present unless the schema was read
+    /// with `includeAssociationDefinitions=false`); the catalog derives joins from them.
+    #[serde(default)]
+    pub associations: Vec<SchemaAssociation>,
     #[serde(default)]
     pub archived: bool,
+}
+
+/// One association definition of a custom-object schema.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SchemaAssociation {
+    #[serde(default)]
+    pub id: String,
+    pub from_object_type_id: String,
+    pub to_object_type_id: String,
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 /// Singular and plural labels of a custom object.

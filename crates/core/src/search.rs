@@ -3,8 +3,25 @@
 //!
 //! The OpenAPI file types `sorts` as an array of strings; HubSpot accepts the object form
 //! `{propertyName, direction}` used here (API.md §18, errata of the spec).
+//!
+//! [`build_search_request`] builds the request a chunk sends for each page: it pages by
+//! `hs_object_id` (sorted ascending, cursor `GT` the last id seen) inside the chunk's
+//! fixed range, never by offset, so it never meets HubSpot's 10,000-result cap, cannot
+//! loop on thousands of records sharing a millisecond, and is not shifted by records
+//! that change while paging.
 
 use serde::{Deserialize, Serialize};
+
+use crate::catalog::TableSpec;
+use crate::custom_query::{CustomQuery, SYNC_FILTERS_PER_GROUP};
+use crate::ids::PropertyName;
+use crate::range::ChunkRange;
+
+/// HubSpot's largest search page.
+pub const MAX_SEARCH_LIMIT: u32 = 200;
+
+/// Results one search query can reach by offset; `total` may say more.
+pub const SEARCH_RESULT_CAP: u64 = 10_000;
 
 /// A search request body. Filter groups are ORed; the filters of one group are ANDed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,6 +93,94 @@ pub struct Sort {
 pub enum SortDirection {
     Ascending,
     Descending,
+}
+
+impl Filter {
+    fn with_value(property: &PropertyName, operator: Operator, value: String) -> Self {
+        Filter {
+            property_name: property.as_str().to_owned(),
+            operator,
+            value: Some(value),
+            high_value: None,
+            values: None,
+        }
+    }
+}
+
+/// The filters hubsync adds to every group: exactly [`SYNC_FILTERS_PER_GROUP`] of them.
+///
+/// - time chunk: `modified GTE start`, `modified LT end`, `hs_object_id GT after`
+///   (or `GTE 0` on the first page);
+/// - id chunk (one millisecond): `modified EQ ms`, `hs_object_id GT after` (or `GTE
+///   start` on the first page), `hs_object_id LT end`.
+///
+/// Datetime values are epoch-millisecond strings, the form every HubSpot client sends.
+pub fn sync_filters(table: &TableSpec, range: &ChunkRange, after_id: Option<u64>) -> Vec<Filter> {
+    let modified = range.modified();
+    let last_modified = &table.last_modified_property;
+    let id = &PropertyName::HS_OBJECT_ID;
+    let cursor = |start: u64| match after_id {
+        Some(after) => Filter::with_value(id, Operator::Gt, after.to_string()),
+        None => Filter::with_value(id, Operator::Gte, start.to_string()),
+    };
+    let filters = match range.ids() {
+        None => vec![
+            Filter::with_value(
+                last_modified,
+                Operator::Gte,
+                modified.start_ms().to_string(),
+            ),
+            Filter::with_value(last_modified, Operator::Lt, modified.end_ms().to_string()),
+            cursor(0),
+        ],
+        Some(ids) => vec![
+            Filter::with_value(last_modified, Operator::Eq, modified.start_ms().to_string()),
+            cursor(ids.start()),
+            Filter::with_value(id, Operator::Lt, ids.end().to_string()),
+        ],
+    };
+    debug_assert_eq!(filters.len(), SYNC_FILTERS_PER_GROUP);
+    filters
+}
+
+/// The search request for one page of a chunk: the sync's filters ANDed into every
+/// group of the custom query (or alone when there is none), sorted by `hs_object_id`
+/// ascending, `limit` clamped to 1..=200, no offset.
+pub fn build_search_request(
+    table: &TableSpec,
+    range: &ChunkRange,
+    after_id: Option<u64>,
+    custom_query: Option<&CustomQuery>,
+    properties: &[PropertyName],
+    limit: u32,
+) -> SearchRequest {
+    let own = sync_filters(table, range, after_id);
+    let filter_groups = match custom_query.filter(|query| !query.is_empty()) {
+        None => vec![FilterGroup { filters: own }],
+        Some(query) => query
+            .groups()
+            .iter()
+            .map(|group| FilterGroup {
+                filters: own.iter().chain(&group.filters).cloned().collect(),
+            })
+            .collect(),
+    };
+    let mut property_names: Vec<String> = Vec::with_capacity(properties.len());
+    for property in properties {
+        if !property_names.iter().any(|name| name == property.as_str()) {
+            property_names.push(property.as_str().to_owned());
+        }
+    }
+    SearchRequest {
+        filter_groups,
+        sorts: vec![Sort {
+            property_name: PropertyName::HS_OBJECT_ID.as_str().to_owned(),
+            direction: SortDirection::Ascending,
+        }],
+        properties: property_names,
+        limit: limit.clamp(1, MAX_SEARCH_LIMIT),
+        after: None,
+    }
 }
 
 #[cfg(test)]
