@@ -7,7 +7,8 @@
 //!
 //! hubsync ANDs its own three filters (the range's low and high bound and the id cursor)
 //! into every group, so HubSpot's limits (5 groups, 6 filters per group, 18 in all) leave
-//! an admin at most 3 filters per group and fewer in all as groups are added.
+//! an admin at most 3 filters per group, at most 18 − 3 × groups in all, and so at most
+//! 4 groups (5 groups would need 15 + 5 = 20 filters).
 //!
 //! `IN`/`NOT_IN` values on `string` properties are lowercased rather than refused:
 //! HubSpot requires lowercase there and compares strings case-insensitively anyway, so
@@ -118,9 +119,9 @@ pub enum CustomQueryError {
     #[error("{at}: {operand:?} must be a string, a number or true/false")]
     BadOperand { at: FilterAt, operand: &'static str },
     #[error(
-        "the custom query has {groups} filter groups; HubSpot allows at most {MAX_FILTER_GROUPS}"
+        "the custom query has {groups} filter groups; with the {SYNC_FILTERS_PER_GROUP} filters hubsync adds to each group, HubSpot's limits ({MAX_FILTER_GROUPS} groups, {MAX_FILTERS_TOTAL} filters in all) allow at most {max}"
     )]
-    TooManyGroups { groups: usize },
+    TooManyGroups { groups: usize, max: usize },
     #[error(
         "filter group {group} has {filters} filters; with the {SYNC_FILTERS_PER_GROUP} filters hubsync adds for the date range and paging, a group may hold at most {max}"
     )]
@@ -480,12 +481,24 @@ fn scalar_text(value: &Value) -> Option<String> {
     }
 }
 
+/// The most filter groups a custom query can have: each group holds at least one filter
+/// besides the sync's, so 18 filters in all fit 4 groups, below HubSpot's 5.
+pub const MAX_CUSTOM_GROUPS: usize = {
+    let by_total = MAX_FILTERS_TOTAL / (SYNC_FILTERS_PER_GROUP + 1);
+    if by_total < MAX_FILTER_GROUPS {
+        by_total
+    } else {
+        MAX_FILTER_GROUPS
+    }
+};
+
 /// HubSpot's limits, counted with the sync's own filters in every group. With no
 /// custom groups the sync's single group of 3 is always within limits.
 fn check_limits(groups: &[FilterGroup]) -> Result<(), CustomQueryError> {
-    if groups.len() > MAX_FILTER_GROUPS {
+    if groups.len() > MAX_CUSTOM_GROUPS {
         return Err(CustomQueryError::TooManyGroups {
             groups: groups.len(),
+            max: MAX_CUSTOM_GROUPS,
         });
     }
     let per_group_max = MAX_FILTERS_PER_GROUP - SYNC_FILTERS_PER_GROUP;
@@ -509,3 +522,6 @@ fn check_limits(groups: &[FilterGroup]) -> Result<(), CustomQueryError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -420,3 +420,6 @@ fn team_options(owners: &[Owner]) -> Vec<FieldOption> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests;

@@ -138,3 +138,156 @@ fn decode<T: for<'de> Deserialize<'de>>(body: &[u8], what: &str) -> Result<T, Po
         ))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::range::{IdRange, ModifiedRange};
+
+    fn job() -> ChunkJob {
+        ChunkJob {
+            run_id: RunId::new_random(),
+            chunk_id: ChunkId::new_random(),
+            parent_chunk_id: Some(ChunkId::new_random()),
+            connection_id: ConnectionId::new_random(),
+            table: TableName::DEALS,
+            range: ChunkRange::by_ids(
+                ModifiedRange::from_millis(1_704_067_200_000, 1_704_067_200_001).unwrap(),
+                IdRange::new(0, 500).unwrap(),
+            )
+            .unwrap(),
+            run_kind: RunKind::Incremental,
+            attempt: 2,
+            depth: 3,
+        }
+    }
+
+    fn outcome(status: ChunkStatus) -> ChunkOutcome {
+        ChunkOutcome {
+            run_id: RunId::new_random(),
+            chunk_id: ChunkId::new_random(),
+            connection_id: ConnectionId::new_random(),
+            table: TableName::CONTACTS,
+            status,
+        }
+    }
+
+    #[test]
+    fn jobs_round_trip_with_a_version() {
+        let job = job();
+        let body = encode_job(&job);
+        let value: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(value["v"], json!(1));
+        assert_eq!(value["table"], json!("deals"));
+        assert_eq!(value["run_kind"], json!("incremental"));
+        assert_eq!(
+            value["range"],
+            json!({"modified": {"start": "2024-01-01T00:00:00Z", "end": "2024-01-01T00:00:00.001Z"},
+                   "ids": {"start": 0, "end": 500}})
+        );
+        assert_eq!(decode_job(&body).unwrap(), job);
+    }
+
+    #[test]
+    fn outcomes_round_trip_in_every_status() {
+        for status in [
+            ChunkStatus::Succeeded {
+                records: 1_234,
+                pages: 7,
+                unparsed_values: 2,
+            },
+            ChunkStatus::Split {
+                children: vec![ChunkId::new_random(), ChunkId::new_random()],
+            },
+            ChunkStatus::Failed {
+                error: "hubspot answered 403 MISSING_SCOPES".into(),
+                retryable: false,
+            },
+        ] {
+            let outcome = outcome(status);
+            assert_eq!(decode_outcome(&encode_outcome(&outcome)).unwrap(), outcome);
+        }
+        let body = encode_outcome(&outcome(ChunkStatus::Succeeded {
+            records: 1,
+            pages: 1,
+            unparsed_values: 0,
+        }));
+        let value: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(value["status"]["kind"], json!("succeeded"));
+    }
+
+    #[test]
+    fn optional_and_unknown_fields_are_tolerated() {
+        let mut value: Value = serde_json::from_slice(&encode_job(&job())).unwrap();
+        let object = value.as_object_mut().unwrap();
+        object.remove("parent_chunk_id");
+        object.remove("attempt");
+        object.remove("depth");
+        object.insert("added_in_a_later_build".into(), json!(true));
+        let decoded = decode_job(&serde_json::to_vec(&value).unwrap()).unwrap();
+        assert_eq!(decoded.parent_chunk_id, None);
+        assert_eq!(decoded.attempt, 1);
+        assert_eq!(decoded.depth, 0);
+    }
+
+    #[test]
+    fn unreadable_messages_are_poison() {
+        let good: Value = serde_json::from_slice(&encode_job(&job())).unwrap();
+        let with = |key: &str, new: Value| {
+            let mut value = good.clone();
+            value[key] = new;
+            serde_json::to_vec(&value).unwrap()
+        };
+        let without = |key: &str| {
+            let mut value = good.clone();
+            value.as_object_mut().unwrap().remove(key);
+            serde_json::to_vec(&value).unwrap()
+        };
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (b"not json".to_vec(), "chunk job is not JSON"),
+            (b"[1, 2]".to_vec(), "chunk job is not a JSON object"),
+            (without("v"), "chunk job has no version field \"v\""),
+            (
+                with("v", json!(2)),
+                "chunk job has version 2; this build reads version 1",
+            ),
+            (
+                with("v", json!("1")),
+                "chunk job has version \"1\"; this build reads version 1",
+            ),
+            (without("run_id"), "chunk job does not match version 1"),
+            (
+                with("table", json!("Robert'); DROP TABLE")),
+                "chunk job does not match version 1",
+            ),
+            (
+                with("run_kind", json!("sometimes")),
+                "chunk job does not match version 1",
+            ),
+            (
+                with(
+                    "range",
+                    json!({"modified": {"start": "2024-01-02T00:00:00Z", "end": "2024-01-01T00:00:00Z"}}),
+                ),
+                "chunk job does not match version 1",
+            ),
+        ];
+        for (body, expected) in cases {
+            let poison = decode_job(&body).unwrap_err();
+            assert!(
+                poison
+                    .to_string()
+                    .starts_with(&format!("poison message: {expected}")),
+                "{poison}"
+            );
+        }
+        let outcome_poison = decode_outcome(&encode_job(&job())).unwrap_err();
+        assert!(
+            outcome_poison
+                .reason
+                .starts_with("chunk outcome does not match version 1")
+        );
+    }
+}

@@ -404,3 +404,6 @@ pub fn run_window(
 fn window_from(start_ms: i64, run_start: DateTime<Utc>) -> Option<ModifiedRange> {
     ModifiedRange::from_millis(start_ms.max(EARLIEST_MS), run_start.timestamp_millis()).ok()
 }
+
+#[cfg(test)]
+mod tests;

@@ -219,4 +219,147 @@ mod tests {
             })
         );
     }
+
+    use crate::catalog::standard_table;
+    use crate::custom_query::{MAX_FILTERS_PER_GROUP, MAX_FILTERS_TOTAL};
+    use crate::ids::TableName;
+    use crate::range::{IdRange, ModifiedRange};
+    use serde_json::json;
+
+    fn deals() -> TableSpec {
+        standard_table(&TableName::DEALS).unwrap()
+    }
+
+    fn january() -> ChunkRange {
+        ChunkRange::time(ModifiedRange::from_millis(1_704_067_200_000, 1_706_745_600_000).unwrap())
+    }
+
+    #[test]
+    fn first_page_of_a_time_chunk() {
+        let request = build_search_request(
+            &deals(),
+            &january(),
+            None,
+            None,
+            &[
+                PropertyName::parse("dealname").unwrap(),
+                PropertyName::parse("dealname").unwrap(),
+            ],
+            500,
+        );
+        assert_eq!(
+            serde_json::to_value(&request).unwrap(),
+            json!({
+                "filterGroups": [{"filters": [
+                    {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": "1704067200000"},
+                    {"propertyName": "hs_lastmodifieddate", "operator": "LT", "value": "1706745600000"},
+                    {"propertyName": "hs_object_id", "operator": "GTE", "value": "0"}
+                ]}],
+                "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+                "properties": ["dealname"],
+                "limit": 200
+            })
+        );
+    }
+
+    #[test]
+    fn contacts_page_by_lastmodifieddate_with_the_cursor() {
+        let contacts = standard_table(&TableName::CONTACTS).unwrap();
+        let request =
+            build_search_request(&contacts, &january(), Some(57_156_923_994), None, &[], 0);
+        let filters = &request.filter_groups[0].filters;
+        assert!(
+            filters[..2]
+                .iter()
+                .all(|f| f.property_name == "lastmodifieddate")
+        );
+        assert_eq!(filters[2].operator, Operator::Gt);
+        assert_eq!(filters[2].value.as_deref(), Some("57156923994"));
+        assert_eq!(request.limit, 1);
+        assert_eq!(request.after, None);
+    }
+
+    #[test]
+    fn id_chunks_pin_the_millisecond_and_bound_the_ids() {
+        let range = ChunkRange::by_ids(
+            ModifiedRange::from_millis(1_704_067_200_000, 1_704_067_200_001).unwrap(),
+            IdRange::new(1_000, 2_000).unwrap(),
+        )
+        .unwrap();
+        let first = build_search_request(&deals(), &range, None, None, &[], 200);
+        assert_eq!(
+            serde_json::to_value(&first.filter_groups).unwrap(),
+            json!([{"filters": [
+                {"propertyName": "hs_lastmodifieddate", "operator": "EQ", "value": "1704067200000"},
+                {"propertyName": "hs_object_id", "operator": "GTE", "value": "1000"},
+                {"propertyName": "hs_object_id", "operator": "LT", "value": "2000"}
+            ]}])
+        );
+        let next = build_search_request(&deals(), &range, Some(1_450), None, &[], 200);
+        assert_eq!(next.filter_groups[0].filters[1].operator, Operator::Gt);
+        assert_eq!(
+            next.filter_groups[0].filters[1].value.as_deref(),
+            Some("1450")
+        );
+    }
+
+    #[test]
+    fn every_custom_group_carries_the_range_and_cursor() {
+        let query = CustomQuery::from_json(
+            &json!({"filterGroups": [
+                {"filters": [{"propertyName": "dealstage", "operator": "EQ", "value": "closedwon"}]},
+                {"filters": [
+                    {"propertyName": "amount", "operator": "GT", "value": "1000"},
+                    {"propertyName": "pipeline", "operator": "IN", "values": ["default"]}
+                ]}
+            ]}),
+            None,
+        )
+        .unwrap();
+        let request = build_search_request(&deals(), &january(), Some(99), Some(&query), &[], 100);
+        assert_eq!(request.filter_groups.len(), 2);
+        for (group, custom) in request.filter_groups.iter().zip(query.groups()) {
+            let own = sync_filters(&deals(), &january(), Some(99));
+            assert_eq!(group.filters[..SYNC_FILTERS_PER_GROUP], own[..]);
+            assert_eq!(group.filters[SYNC_FILTERS_PER_GROUP..], custom.filters[..]);
+        }
+        // An empty custom query is no query.
+        let empty = CustomQuery::from_json(&json!([]), None).unwrap();
+        let plain = build_search_request(&deals(), &january(), None, Some(&empty), &[], 100);
+        assert_eq!(plain.filter_groups.len(), 1);
+    }
+
+    /// The largest custom query validation accepts still makes a request within
+    /// HubSpot's limits, in both chunk forms.
+    #[test]
+    fn accepted_queries_stay_within_hubspot_limits() {
+        let filter =
+            |i: usize| json!({"propertyName": format!("p{i}"), "operator": "EQ", "value": "x"});
+        let biggest = [vec![3, 3, 3], vec![3, 1, 1, 1], vec![3]];
+        let single_ms = ChunkRange::by_ids(
+            ModifiedRange::from_millis(5_000, 5_001).unwrap(),
+            IdRange::new(1, 10).unwrap(),
+        )
+        .unwrap();
+        for sizes in biggest {
+            let groups: Vec<_> = sizes
+                .iter()
+                .map(|n| json!({"filters": (0..*n).map(filter).collect::<Vec<_>>()}))
+                .collect();
+            let query = CustomQuery::from_json(&json!({"filterGroups": groups}), None).unwrap();
+            for range in [january(), single_ms] {
+                let request =
+                    build_search_request(&deals(), &range, Some(5), Some(&query), &[], 200);
+                assert!(request.filter_groups.len() <= 5);
+                assert!(
+                    request
+                        .filter_groups
+                        .iter()
+                        .all(|g| g.filters.len() <= MAX_FILTERS_PER_GROUP)
+                );
+                let total: usize = request.filter_groups.iter().map(|g| g.filters.len()).sum();
+                assert!(total <= MAX_FILTERS_TOTAL, "{sizes:?}: {total}");
+            }
+        }
+    }
 }

@@ -243,3 +243,6 @@ fn parse_date(text: &str) -> Option<Value> {
 pub fn format_timestamp(instant: DateTime<Utc>) -> String {
     instant.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
+
+#[cfg(test)]
+mod tests;

@@ -152,3 +152,159 @@ pub fn decide_watermark(
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        Utc.timestamp_millis_opt(ms).unwrap()
+    }
+
+    fn chunk(state: ChunkState, parent: Option<ChunkId>) -> ChunkSummary {
+        ChunkSummary {
+            chunk_id: ChunkId::new_random(),
+            parent_chunk_id: parent,
+            state,
+        }
+    }
+
+    /// A run whose first chunk split into two children, plus a second top-level chunk.
+    fn split_run(child_states: [ChunkState; 2], other: ChunkState) -> Vec<ChunkSummary> {
+        let parent = chunk(ChunkState::Split, None);
+        vec![
+            parent,
+            chunk(child_states[0], Some(parent.chunk_id)),
+            chunk(child_states[1], Some(parent.chunk_id)),
+            chunk(other, None),
+        ]
+    }
+
+    #[test]
+    fn advances_when_every_leaf_succeeded() {
+        let run = split_run([ChunkState::Succeeded; 2], ChunkState::Succeeded);
+        assert_eq!(
+            decide_watermark(Some(at(1_000)), at(5_000), &run),
+            WatermarkDecision::Advance {
+                from: Some(at(1_000)),
+                to: at(5_000)
+            }
+        );
+        // First sync: no watermark yet.
+        assert_eq!(
+            decide_watermark(None, at(5_000), &run),
+            WatermarkDecision::Advance {
+                from: None,
+                to: at(5_000)
+            }
+        );
+    }
+
+    #[test]
+    fn a_failed_or_unfinished_leaf_holds_it() {
+        for (children, other) in [
+            (
+                [ChunkState::Succeeded, ChunkState::Failed],
+                ChunkState::Succeeded,
+            ),
+            (
+                [ChunkState::Succeeded, ChunkState::Pending],
+                ChunkState::Succeeded,
+            ),
+            (
+                [ChunkState::Running, ChunkState::Succeeded],
+                ChunkState::Succeeded,
+            ),
+            (
+                [ChunkState::Succeeded, ChunkState::Succeeded],
+                ChunkState::Failed,
+            ),
+        ] {
+            let decision =
+                decide_watermark(Some(at(1_000)), at(5_000), &split_run(children, other));
+            assert!(
+                matches!(decision, WatermarkDecision::Hold { .. }),
+                "{children:?} {other:?}"
+            );
+        }
+        let decision = decide_watermark(
+            None,
+            at(5_000),
+            &split_run(
+                [ChunkState::Failed, ChunkState::Pending],
+                ChunkState::Succeeded,
+            ),
+        );
+        assert_eq!(
+            decision,
+            WatermarkDecision::Hold {
+                progress: RunProgress {
+                    leaves: 3,
+                    succeeded: 1,
+                    failed: 1,
+                    unfinished: 1,
+                    split_without_children: 0
+                }
+            }
+        );
+    }
+
+    #[test]
+    fn a_split_chunk_is_not_a_leaf_but_needs_its_children() {
+        // The split parent is ignored once its children are there...
+        let progress = run_progress(&split_run(
+            [ChunkState::Succeeded; 2],
+            ChunkState::Succeeded,
+        ));
+        assert_eq!(progress.leaves, 3);
+        assert!(progress.is_complete());
+        // ...but a split chunk whose children are not recorded holds the run open.
+        let orphan_split = vec![
+            chunk(ChunkState::Split, None),
+            chunk(ChunkState::Succeeded, None),
+        ];
+        let decision = decide_watermark(None, at(5_000), &orphan_split);
+        assert!(matches!(
+            decision,
+            WatermarkDecision::Hold { progress } if progress.split_without_children == 1
+        ));
+        // A run without chunks proves nothing.
+        assert!(matches!(
+            decide_watermark(None, at(5_000), &[]),
+            WatermarkDecision::Hold { .. }
+        ));
+    }
+
+    #[test]
+    fn never_moves_backwards() {
+        let run = vec![chunk(ChunkState::Succeeded, None)];
+        assert_eq!(
+            decide_watermark(Some(at(9_000)), at(5_000), &run),
+            WatermarkDecision::Keep
+        );
+        assert_eq!(
+            decide_watermark(Some(at(5_000)), at(5_000), &run),
+            WatermarkDecision::Keep
+        );
+    }
+
+    #[test]
+    fn chunk_states_have_stable_names() {
+        for state in [
+            ChunkState::Pending,
+            ChunkState::Running,
+            ChunkState::Succeeded,
+            ChunkState::Split,
+            ChunkState::Failed,
+        ] {
+            assert_eq!(state.as_str().parse::<ChunkState>().unwrap(), state);
+            assert_eq!(
+                serde_json::to_value(state).unwrap(),
+                serde_json::json!(state.as_str())
+            );
+        }
+        assert!("done".parse::<ChunkState>().is_err());
+    }
+}
