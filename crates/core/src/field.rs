@@ -62,10 +62,11 @@ impl FieldType {
 
 /// The SQL type of a field's column in the typed view.
 ///
-/// Values that did not parse stay in the record document as raw text (see
-/// [`crate::value`]), so a view must cast only values of the expected JSON type:
-/// `CASE WHEN jsonb_typeof(doc->'x') = 'number' THEN (doc->>'x')::numeric END`.
-/// [`SqlType::json_type`] names that JSON type.
+/// In [`crate::value::ParsedRecord::values`] every value is null or valid for this type
+/// (raw text of unparsed values is kept apart), so a plain cast never raises. A view
+/// over documents written by other means can guard the cast with the JSON type:
+/// `CASE WHEN jsonb_typeof(doc->'x') = 'number' THEN (doc->>'x')::numeric END`;
+/// [`SqlType::json_type`] names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SqlType {

@@ -16,12 +16,17 @@ pub mod search;
 pub mod value;
 pub mod watermark;
 
-pub use catalog::{Join, LeftOut, TableKind, TableSelection, TableSpec, select_tables};
+pub use catalog::{
+    Join, LeftOut, TableKind, TableSelection, TableSpec, owners_available, select_tables,
+};
 pub use custom_query::{CustomQuery, CustomQueryError};
 pub use field::{Field, FieldOption, FieldType, MappingContext, SqlType, map_properties};
 pub use ids::{ChunkId, ConnectionId, PropertyName, RunId, TableName};
-pub use message::{ChunkJob, ChunkOutcome, ChunkStatus, Poison, decode_job, decode_outcome};
-pub use range::{ChunkRange, IdRange, ModifiedRange, RunKind};
+pub use message::{
+    ChunkJob, ChunkOutcome, ChunkStatus, Poison, decode_job, decode_outcome, encode_job,
+    encode_outcome,
+};
+pub use range::{ChunkRange, IdRange, ModifiedRange, RunKind, parts_needed, run_window};
 pub use search::{SearchRequest, build_search_request};
-pub use value::{ParseOutcome, parse_value};
+pub use value::{ParseOutcome, ParsedRecord, parse_record, parse_value};
 pub use watermark::{ChunkState, ChunkSummary, WatermarkDecision, decide_watermark};

@@ -300,10 +300,12 @@ impl ChunkRange {
         self.modified.contains_ms(modified_ms) && self.id_range().contains(id)
     }
 
-    /// Splits into at most `parts` sub-chunks: by time while the range is wider than
-    /// one millisecond, then by id. `lowest_id`, the smallest id seen in this chunk,
-    /// narrows an id split. `None` when the chunk is one id and cannot shrink.
+    /// Splits into 2 to `parts` sub-chunks (`parts` below 2 counts as 2): by time while
+    /// the range is wider than one millisecond, then by id. `lowest_id`, the smallest id
+    /// seen in this chunk, narrows an id split. `None` when the chunk is one millisecond
+    /// and one id, and cannot shrink.
     pub fn split(&self, parts: usize, lowest_id: Option<u64>) -> Option<Vec<ChunkRange>> {
+        let parts = parts.max(2);
         if !self.modified.is_single_ms() {
             let pieces = split_time(self.modified, parts);
             return (pieces.len() > 1).then(|| pieces.into_iter().map(ChunkRange::time).collect());
@@ -354,6 +356,21 @@ fn even_bounds(start: i128, end: i128, parts: usize) -> Vec<i128> {
     let width = end - start;
     let count = (parts.max(1) as i128).min(width).max(1);
     (0..=count).map(|i| start + width * i / count).collect()
+}
+
+/// How many parts a chunk holding `total` records (the first search page's `total`)
+/// should split into so that each part holds about `records_per_chunk`: 1 means fetch
+/// it as is. Capped at `max_parts` (≥ 2 when splitting at all) because a part's size
+/// is unknown until its own first page; a part still too big splits again.
+pub fn parts_needed(total: u64, records_per_chunk: u64, max_parts: usize) -> usize {
+    let records_per_chunk = records_per_chunk.max(1);
+    if total <= records_per_chunk {
+        return 1;
+    }
+    let wanted = total.div_ceil(records_per_chunk);
+    usize::try_from(wanted)
+        .unwrap_or(usize::MAX)
+        .min(max_parts.max(2))
 }
 
 /// Whether a run reads everything or only what changed since the watermark.

@@ -90,16 +90,26 @@ pub fn parse_json_value(field: &Field, raw: &Value) -> ParseOutcome {
     }
 }
 
-/// The typed values of one record, and the properties whose value did not parse.
+/// The typed values of one record, with the raw text of values that did not parse
+/// kept apart.
+///
+/// Keeping raw text out of `values` is what lets a typed view cast without failing: in
+/// `values` a date field holds only a valid `YYYY-MM-DD` (or null), so
+/// `(values->>'closedate')::date` cannot raise, whereas an unparsed `"2024-02-30"` in
+/// the same place would break every query on the view. Nothing is dropped: the raw text
+/// is in `unparsed`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ParsedRecord {
+    /// Property name → typed value; `null` where the value did not parse.
     pub values: Map<String, Value>,
-    /// Property names whose raw text was kept (counted by the worker, never fatal).
-    pub unparsed: Vec<String>,
+    /// Property name → the value as HubSpot sent it, for values that did not parse
+    /// (counted by the worker, never fatal).
+    pub unparsed: Map<String, Value>,
 }
 
 /// Parses every property of a record. Properties without a known field are kept as
-/// sent (HubSpot may add a property between metadata refresh and fetch).
+/// sent (HubSpot may add a property between metadata refresh and fetch), with `""` as
+/// null.
 pub fn parse_record<'a>(
     field_of: impl Fn(&str) -> Option<&'a Field>,
     properties: &Map<String, Value>,
@@ -110,9 +120,11 @@ pub fn parse_record<'a>(
             Some(field) => {
                 let outcome = parse_json_value(field, raw);
                 if outcome.unparsed {
-                    record.unparsed.push(name.clone());
+                    record.unparsed.insert(name.clone(), outcome.value);
+                    Value::Null
+                } else {
+                    outcome.value
                 }
-                outcome.value
             }
             None => match raw {
                 Value::String(text) if text.is_empty() => Value::Null,

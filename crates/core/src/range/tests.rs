@@ -177,6 +177,21 @@ fn chunk_split_goes_from_time_to_ids_to_nothing() {
 
     let one_id = ChunkRange::by_ids(range(1_000, 1_001), IdRange::new(42, 43).unwrap()).unwrap();
     assert_eq!(one_id.split(8, None), None);
+    // A chunk that can shrink always splits in at least two.
+    assert_eq!(wide.split(1, None).map(|parts| parts.len()), Some(2));
+    assert_eq!(single_ms.split(0, None).map(|parts| parts.len()), Some(2));
+}
+
+#[test]
+fn parts_needed_by_total() {
+    assert_eq!(parts_needed(0, 1_000, 16), 1);
+    assert_eq!(parts_needed(1_000, 1_000, 16), 1);
+    assert_eq!(parts_needed(1_001, 1_000, 16), 2);
+    assert_eq!(parts_needed(4_500, 1_000, 16), 5);
+    assert_eq!(parts_needed(1_000_000, 1_000, 16), 16);
+    // Splitting at all means at least two parts, whatever the cap says.
+    assert_eq!(parts_needed(5_000, 1_000, 0), 2);
+    assert_eq!(parts_needed(5, 0, 16), 5);
 }
 
 proptest! {
