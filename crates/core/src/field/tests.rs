@@ -450,3 +450,24 @@ fn maps_every_vendored_property_definition() {
         .unwrap();
     assert_eq!(coordinates.field_type, FieldType::String);
 }
+
+#[test]
+fn field_types_have_stable_names() {
+    for field_type in [
+        FieldType::Amount,
+        FieldType::Number,
+        FieldType::User,
+        FieldType::String,
+        FieldType::Picklist,
+        FieldType::Bool,
+        FieldType::Date,
+    ] {
+        assert_eq!(
+            serde_json::to_value(field_type).unwrap(),
+            serde_json::json!(field_type.as_str())
+        );
+    }
+    let field = map(TableName::DEALS, &definition("amount", "number", "number"));
+    let back: Field = serde_json::from_str(&serde_json::to_string(&field).unwrap()).unwrap();
+    assert_eq!(back, field);
+}
