@@ -107,7 +107,8 @@ impl Consumer {
     }
 
     /// The next delivery; `None` after shutdown. See the type's documentation for
-    /// what happens during an outage.
+    /// what happens during an outage. Cancel-safe: dropping the future (e.g. in a
+    /// `select!`) loses no delivery.
     pub async fn next(&mut self) -> Option<Result<Delivery>> {
         loop {
             if self.shutdown.is_cancelled() {
@@ -177,48 +178,47 @@ impl Consumer {
     }
 
     /// Cancels the subscription and returns prefetched, not handed out, deliveries.
+    ///
+    /// The state changes only at the end, so that if the caller drops `next()` midway
+    /// the link survives and the next call finishes the job.
     async fn stop(&mut self) {
-        let state = std::mem::replace(&mut self.state, State::Failed);
-        self.state = match state {
-            State::Consuming {
-                link,
-                mut deliveries,
-            } => {
-                // After cancel-ok the broker sends nothing more to this consumer, and
-                // lapin ends the stream after the deliveries it had buffered
-                // (https://www.rabbitmq.com/amqp-0-9-1-reference#basic.cancel).
-                let cancelled = link
-                    .channel
-                    .basic_cancel(self.tag.as_str().into(), BasicCancelOptions::default())
-                    .await;
-                match cancelled {
-                    Ok(()) => {
-                        let drain = async {
-                            let mut returned = 0_usize;
-                            while let Some(Ok(delivery)) = deliveries.next().await {
-                                let message_id = delivery
-                                    .properties
-                                    .message_id()
-                                    .as_ref()
-                                    .map(|id| id.to_string());
-                                release(delivery.acker, message_id).await;
-                                returned += 1;
-                            }
-                            returned
-                        };
-                        match tokio::time::timeout(self.settings.connect_timeout(), drain).await {
-                            Ok(returned) => debug!(returned, tag = %self.tag, "consumer cancelled"),
-                            Err(_) => {
-                                warn!(tag = %self.tag, "timed out returning prefetched deliveries")
-                            }
+        if let State::Consuming { link, deliveries } = &mut self.state {
+            // After cancel-ok the broker sends nothing more to this consumer, and
+            // lapin ends the stream after the deliveries it had buffered
+            // (https://www.rabbitmq.com/amqp-0-9-1-reference#basic.cancel).
+            let cancelled = link
+                .channel
+                .basic_cancel(self.tag.as_str().into(), BasicCancelOptions::default())
+                .await;
+            match cancelled {
+                Ok(()) => {
+                    let drain = async {
+                        let mut returned = 0_usize;
+                        while let Some(Ok(delivery)) = deliveries.next().await {
+                            let message_id = delivery
+                                .properties
+                                .message_id()
+                                .as_ref()
+                                .map(|id| id.to_string());
+                            release(delivery.acker, message_id).await;
+                            returned += 1;
+                        }
+                        returned
+                    };
+                    match tokio::time::timeout(self.settings.connect_timeout(), drain).await {
+                        Ok(returned) => debug!(returned, tag = %self.tag, "consumer cancelled"),
+                        Err(_) => {
+                            warn!(tag = %self.tag, "timed out returning prefetched deliveries")
                         }
                     }
-                    Err(error) => {
-                        debug!(%error, tag = %self.tag, "cancel failed; the channel is gone")
-                    }
                 }
-                State::Stopped { link: Some(link) }
+                Err(error) => {
+                    debug!(%error, tag = %self.tag, "cancel failed; the channel is gone")
+                }
             }
+        }
+        self.state = match std::mem::replace(&mut self.state, State::Failed) {
+            State::Consuming { link, .. } => State::Stopped { link: Some(link) },
             State::Stopped { link } => State::Stopped { link },
             State::Disconnected | State::Failed => State::Stopped { link: None },
         };

@@ -40,8 +40,9 @@ pub enum Error {
         source: lapin::Error,
     },
 
-    /// A mandatory message matched no queue, so the broker returned it: the topology
-    /// is missing or was changed under us. Not retried, because it would not help.
+    /// A mandatory message matched no queue, so the broker returned it: a queue or
+    /// binding was removed under us. Not retried within the call; the publisher's
+    /// next publish reconnects and redeclares the topology.
     #[error(
         "message {message_id:?} to {exchange}/{routing_key} was not routed to any queue ({reply_text})"
     )]

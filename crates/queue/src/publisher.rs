@@ -88,6 +88,10 @@ impl OutgoingMessage {
 /// [`Error::Timeout`] (naming the last error). A message whose confirm was lost with
 /// the connection is published again, so the broker may hold it twice: consumers are
 /// idempotent.
+///
+/// An unroutable message (its queue or binding was removed) fails the publish at
+/// once with [`Error::Unroutable`]; the next publish reopens the connection and so
+/// redeclares the topology.
 #[derive(Clone)]
 pub struct Publisher {
     inner: Arc<Inner>,
@@ -162,7 +166,11 @@ impl Publisher {
                         {
                             Ok(()) => return Ok(()),
                             Err(error) => {
-                                if error.broke_the_link() {
+                                // Unroutable: someone removed a queue or binding. Reopen
+                                // at the next publish, which redeclares the topology.
+                                if error.broke_the_link()
+                                    || matches!(error, Error::Unroutable { .. })
+                                {
                                     self.forget(&link).await;
                                 }
                                 error

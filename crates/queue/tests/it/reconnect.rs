@@ -53,7 +53,7 @@ async fn publisher_and_consumer_recover_after_the_connection_is_cut() {
     // Once the client has seen the socket close, an ack cannot reach the broker: a
     // retryable error, and the broker will redeliver. (An ack sent in the instant
     // before the client notices is lost silently, with the same redelivery.)
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let error = unacked.ack().await.unwrap_err();
     assert!(matches!(error, Error::Unavailable { .. }), "{error:?}");
     assert!(error.is_retryable());
