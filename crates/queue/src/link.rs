@@ -2,7 +2,7 @@
 //!
 //! Each publisher, consumer and ops task owns its own connection: RabbitMQ throttles
 //! publishing connections under memory or disk alarms
-//! (https://www.rabbitmq.com/docs/alarms), and a consumer sharing that connection would
+//! (<https://www.rabbitmq.com/docs/alarms>), and a consumer sharing that connection would
 //! then be unable to ack. Reconnection is ours rather than lapin's auto-recovery, so
 //! that the backoff, the deadlines and what callers see are decided (and tested) here.
 

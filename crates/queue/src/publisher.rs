@@ -1,5 +1,5 @@
 //! Publishing with publisher confirms: a publish succeeds only once the broker has
-//! taken responsibility for the message (https://www.rabbitmq.com/docs/confirms).
+//! taken responsibility for the message (<https://www.rabbitmq.com/docs/confirms>).
 
 use std::{sync::Arc, time::Duration};
 

@@ -23,7 +23,7 @@ pub struct QueueSettings {
     pub prefix: String,
     /// Unacknowledged deliveries one consumer may hold. A chunk is long work, so keep
     /// this near the worker's concurrency: a larger value only parks chunks on one pod
-    /// while other pods idle (https://www.rabbitmq.com/docs/consumer-prefetch).
+    /// while other pods idle (<https://www.rabbitmq.com/docs/consumer-prefetch>).
     #[serde(default = "default_prefetch")]
     pub prefetch: u16,
     /// Budget for one `publish`/`publish_batch`, reconnecting and awaiting the

@@ -10,7 +10,7 @@
 //!
 //! Declaring is idempotent only while the arguments stay the same: RabbitMQ answers a
 //! redeclaration with different arguments by closing the channel with
-//! `PRECONDITION_FAILED` (https://www.rabbitmq.com/docs/queues#property-equivalence).
+//! `PRECONDITION_FAILED` (<https://www.rabbitmq.com/docs/queues#property-equivalence>).
 //! So the arguments below are a contract with every running deployment: change them
 //! only together with a new prefix or a migration of the queues.
 
