@@ -17,7 +17,8 @@ pub mod value;
 pub mod watermark;
 
 pub use catalog::{
-    Join, LeftOut, TableKind, TableSelection, TableSpec, owners_available, select_tables,
+    INSTALL_SCOPES_OPTIONAL, INSTALL_SCOPES_REQUIRED, Join, LeftOut, TableKind, TableSelection,
+    TableSpec, owners_available, select_tables,
 };
 pub use custom_query::{CustomQuery, CustomQueryError};
 pub use field::{Field, FieldOption, FieldType, MappingContext, SqlType, map_properties};
