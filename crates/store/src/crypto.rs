@@ -197,6 +197,12 @@ impl EncryptionKey {
     }
 }
 
+impl Clone for EncryptionKey {
+    fn clone(&self) -> Self {
+        Self::from_bytes(*self.key.expose_secret())
+    }
+}
+
 impl fmt::Debug for EncryptionKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EncryptionKey")

@@ -76,6 +76,17 @@ pub enum Error {
         found: Option<DateTime<Utc>>,
     },
 
+    /// The table's watermark went back (an ops reset) after the planner read it: the
+    /// planned window is too narrow. Read the watermark again and replan.
+    #[error(
+        "the watermark of table {table} changed from {planned_from} to {current} while the run was planned; plan it again"
+    , planned_from = show_watermark(*planned_from), current = show_watermark(*current))]
+    PlanOutdated {
+        table: TableName,
+        planned_from: Option<DateTime<Utc>>,
+        current: Option<DateTime<Utc>>,
+    },
+
     /// A schema name that cannot name a connection's schema.
     #[error("invalid schema name {name:?}: {reason}")]
     InvalidSchemaName { name: String, reason: &'static str },

@@ -166,7 +166,7 @@ pub struct NewRun {
     pub table: TableName,
     pub kind: RunKind,
     pub window: ModifiedRange,
-    /// The watermark `window` was computed from.
+    /// The watermark `window` was computed from (see [`create_run`] if it moved).
     pub previous_watermark: Option<DateTime<Utc>>,
 }
 
@@ -180,6 +180,10 @@ pub struct CreatedRun {
 /// Records a run and its initial chunks in one transaction. `ranges` empty means one
 /// chunk over the whole window. A second running run of the same table is refused
 /// with [`Error::RunInFlight`] and nothing is written.
+///
+/// If the table's watermark moved forward since the planner read it (the previous run
+/// committed meanwhile), the run records the current one as its `previous_watermark`;
+/// if it moved back, [`Error::PlanOutdated`].
 pub async fn create_run(
     conn: &mut PgConnection,
     new: &NewRun,
@@ -247,7 +251,38 @@ async fn try_create_run(
             };
         }
     };
-    let run = Run::try_from(row)?;
+    let mut run = Run::try_from(row)?;
+
+    // The planner read the watermark before this transaction; the table's previous
+    // run may have committed since (its commit and this insert are serialized by the
+    // running-run index, so this read sees it). A watermark that moved forward only
+    // makes the planned window wider than needed: record the current one, so the
+    // compare-and-set at commit expects what is really there. One that moved back (an
+    // ops reset) asks for a wider window than planned: refuse, the planner replans.
+    let current: Option<DateTime<Utc>> = sqlx::query_scalar(
+        "SELECT watermark FROM hubsync.tables WHERE connection_id = $1 AND table_name = $2",
+    )
+    .bind(new.connection_id.as_uuid())
+    .bind(new.table.as_str())
+    .fetch_one(&mut *tx)
+    .await?;
+    if new.previous_watermark > current {
+        tx.rollback().await?;
+        return Err(Error::PlanOutdated {
+            table: new.table.clone(),
+            planned_from: new.previous_watermark,
+            current,
+        });
+    }
+    if current != new.previous_watermark {
+        sqlx::query("UPDATE hubsync.runs SET previous_watermark = $2 WHERE id = $1")
+            .bind(run.id.as_uuid())
+            .bind(current)
+            .execute(&mut *tx)
+            .await?;
+        run.previous_watermark = current;
+    }
+
     let initial = [ChunkRange::time(run.window)];
     let ranges = if ranges.is_empty() {
         &initial[..]

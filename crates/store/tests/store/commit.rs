@@ -222,3 +222,53 @@ async fn concurrent_commits_close_the_run_once(pool: PgPool) -> TestResult {
     );
     Ok(())
 }
+
+#[sqlx::test(migrator = "hubsync_store::MIGRATOR")]
+async fn a_run_planned_from_a_stale_watermark_still_commits(pool: PgPool) -> TestResult {
+    let mut conn = pool.acquire().await?;
+    let c = connection_with_tables(&mut conn, 1).await;
+    let deals = TableName::DEALS;
+    reset_watermark(&mut conn, c.id, &deals, Some(at(4_000))).await?;
+
+    // Planned from 2 000, but the previous run committed 4 000 before the insert: the
+    // wider window is harmless, and the compare-and-set must expect 4 000.
+    let late = run_with_chunks(&mut conn, c.id, &deals, Some(at(2_000)), 1_000, 9_000, 1).await;
+    assert_eq!(late.run.previous_watermark, Some(at(4_000)));
+    assert_eq!(
+        get_run(&mut conn, late.run.id)
+            .await?
+            .unwrap()
+            .previous_watermark,
+        Some(at(4_000))
+    );
+    succeed(&mut conn, late.chunks[0].id, 1).await;
+    assert_eq!(
+        commit_run(&mut conn, late.run.id).await?,
+        CommitOutcome::Committed {
+            watermark: at(9_000)
+        }
+    );
+
+    // Ops reset the watermark (next run full) while an incremental run was planned.
+    reset_watermark(&mut conn, c.id, &deals, None).await?;
+    let planned = hubsync_store::NewRun {
+        connection_id: c.id,
+        table: deals.clone(),
+        kind: hubsync_core::RunKind::Incremental,
+        window: crate::common::window(8_000, 20_000),
+        previous_watermark: Some(at(9_000)),
+    };
+    assert!(matches!(
+        hubsync_store::create_run(&mut conn, &planned, &[]).await,
+        Err(Error::PlanOutdated {
+            planned_from: Some(_),
+            current: None,
+            ..
+        })
+    ));
+    assert_eq!(
+        hubsync_store::running_run_of(&mut conn, c.id, &deals).await?,
+        None
+    );
+    Ok(())
+}

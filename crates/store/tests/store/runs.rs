@@ -23,6 +23,7 @@ async fn a_second_running_run_of_a_table_is_refused(pool: PgPool) -> TestResult 
     let mut conn = pool.acquire().await?;
     let c = connection_with_tables(&mut conn, 1).await;
     let deals = TableName::DEALS;
+    hubsync_store::reset_watermark(&mut conn, c.id, &deals, Some(at(500))).await?;
     let first = run_with_chunks(&mut conn, c.id, &deals, Some(at(500)), 1_000, 9_000, 4).await;
     assert_eq!(first.run.status, RunStatus::Running);
     assert_eq!(first.run.previous_watermark, Some(at(500)));
