@@ -974,3 +974,43 @@ async fn secondly_429_on_search_is_retried_after_a_pause() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn v3_introspection_posts_a_form_and_reads_active() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/v3/token/introspect"))
+        .and(body_string_contains("token=live-token"))
+        .and(body_string_contains("token_type_hint=access_token"))
+        .and(body_string_contains("client_id=client-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "active": true, "hub_id": 4242, "scopes": ["oauth", "crm.objects.deals.read"],
+            "expires_in": 1700, "token_use": "access_token", "client_id": "client-1"
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/v3/token/introspect"))
+        .and(body_string_contains("token=dead-token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"active": false})))
+        .mount(&server)
+        .await;
+    let client = HubSpotClient::new(quick_config(&server.uri())).unwrap();
+    let mut config = oauth_config(&server);
+    config.introspection = hubsync_hubspot::Introspection::v3();
+    let app = client.oauth_app(config).unwrap();
+
+    let info = app
+        .introspect(&AccessToken::new("live-token".into()))
+        .await
+        .unwrap();
+    let dead = app
+        .introspect(&AccessToken::new("dead-token".into()))
+        .await
+        .unwrap_err();
+
+    assert_eq!(info.hub_id, 4242);
+    assert_eq!(info.scopes, vec!["oauth", "crm.objects.deals.read"]);
+    assert_eq!(info.expires_in, Some(Duration::from_secs(1700)));
+    assert!(matches!(dead, Error::Unauthorized { .. }), "{dead:?}");
+}
