@@ -526,9 +526,14 @@ impl SimControl {
         let to = data
             .table_index(to_type)
             .ok_or_else(|| StoreError::UnknownType(to_type.into()))?;
+        // what HubSpot shows: links between records that are not archived
+        let (from_live, to_live) = (&data.tables[from].live, &data.tables[to].live);
         Ok(data
             .assoc
             .all(from, to)
+            .filter(|(from_id, link)| {
+                from_live.contains_key(from_id) && to_live.contains_key(&link.to_id)
+            })
             .map(|(from_id, link)| SimAssociation {
                 from_id,
                 to_id: link.to_id,

@@ -171,7 +171,19 @@ fn expired_authentication(expired_at_ms: i64, now: i64) -> ApiError {
     )
 }
 
+/// Paths the gate lets by untouched: the control API and the consent page (a browser page
+/// on app.hubspot.com, not an API call).
+fn ungated(path: &str) -> bool {
+    path == "/_sim"
+        || path.starts_with("/_sim/")
+        || (path.starts_with("/oauth/")
+            && (path.ends_with("/authorize") || path == "/oauth/authorize/decision"))
+}
+
 pub async fn gate(State(state): State<Shared>, mut request: Request, next: Next) -> Response {
+    if ungated(request.uri().path()) {
+        return next.run(request).await;
+    }
     let family = classify(request.method(), request.uri().path());
     let _global = state.counters.enter();
     let settings = state.settings();

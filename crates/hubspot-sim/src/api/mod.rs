@@ -217,23 +217,22 @@ impl Params {
     }
 }
 
-/// Builds the whole router: HubSpot paths behind the gate, control API beside them.
+/// Builds the whole router. The gate wraps everything (the fallback too, so that a write
+/// to any HubSpot path is refused and counted) and lets `/_sim/` and the consent page by.
 pub fn router(state: Shared) -> Router {
-    let hubspot = Router::new()
+    Router::new()
         .merge(objects::routes())
         .merge(metadata::routes())
         .merge(associations::routes())
         .merge(oauth::api_routes())
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            gate::gate,
-        ));
-    Router::new()
-        .merge(hubspot)
         .merge(oauth::page_routes())
         .nest("/_sim", control::routes())
         .route("/_sim", get(control::index))
         .fallback(fallback)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            gate::gate,
+        ))
         .with_state(state)
 }
 
