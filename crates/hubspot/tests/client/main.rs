@@ -3,4 +3,8 @@
 //! and against `hubspot-sim` for HubSpot's behaviour.
 
 mod helpers;
+mod sim_faults;
+mod sim_limits;
+mod sim_oauth;
+mod sim_paging;
 mod wire;
