@@ -5,6 +5,7 @@
 mod helpers;
 mod sim_faults;
 mod sim_limits;
+mod sim_metadata;
 mod sim_oauth;
 mod sim_paging;
 mod wire;
