@@ -8,4 +8,5 @@ mod sim_limits;
 mod sim_metadata;
 mod sim_oauth;
 mod sim_paging;
+mod sim_portals;
 mod wire;
