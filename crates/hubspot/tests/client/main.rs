@@ -8,4 +8,6 @@ mod sim_limits;
 mod sim_metadata;
 mod sim_oauth;
 mod sim_paging;
-mod wire;
+mod wire_api;
+mod wire_failures;
+mod wire_oauth;
