@@ -159,6 +159,16 @@ async fn many_waiting_tasks_share_one_refresh() {
 
 #[tokio::test]
 async fn a_revoked_refresh_token_requires_reconnecting_and_is_asked_once() {
+    struct Reasons(std::sync::Mutex<Vec<String>>);
+    impl RefreshTokenListener for Reasons {
+        fn refresh_token_rotated<'a>(&'a self, _: &'a RefreshToken) -> BoxFuture<'a, ()> {
+            Box::pin(async {})
+        }
+        fn reconnect_required<'a>(&'a self, reason: &'a str) -> BoxFuture<'a, ()> {
+            self.0.lock().unwrap().push(reason.to_owned());
+            Box::pin(async {})
+        }
+    }
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/oauth/v1/token"))
@@ -171,18 +181,25 @@ async fn a_revoked_refresh_token_requires_reconnecting_and_is_asked_once() {
         .await;
     let client = HubSpotClient::new(quick_config(&server.uri())).unwrap();
     let app = client.oauth_app(oauth_config(&server)).unwrap();
-    let portal = client.portal(Arc::new(
-        app.token_provider(RefreshToken::new("revoked".into())),
-    ));
+    let reasons = Arc::new(Reasons(Default::default()));
+    let provider = app
+        .token_provider(RefreshToken::new("revoked".into()))
+        .with_listener(reasons.clone());
+    let portal = client.portal(Arc::new(provider));
 
     for _ in 0..3 {
         let error = portal.schemas().await.unwrap_err();
         assert!(
-            matches!(&error, Error::ReconnectRequired { reason, .. } if reason == "BAD_REFRESH_TOKEN"),
+            matches!(&error, Error::ReconnectRequired { reason, correlation_id: Some(c) }
+                if reason == "BAD_REFRESH_TOKEN" && c == "c-oauth"),
             "{error:?}"
         );
         assert!(!error.is_retryable());
     }
+    assert_eq!(
+        *reasons.0.lock().unwrap(),
+        vec!["BAD_REFRESH_TOKEN".to_string()]
+    );
 }
 
 #[tokio::test]
