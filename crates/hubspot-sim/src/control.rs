@@ -455,7 +455,7 @@ impl SimControl {
         let lag = portal.index_lag();
         let mut data = write(&portal.data);
         let index = data
-            .table_index(object_type)
+            .control_table_index(object_type)
             .ok_or_else(|| StoreError::UnknownType(object_type.into()))?;
         let survivor = data.merge(index, primary, merged, !keep_primary_id, now_ms(), lag)?;
         let table = &data.tables[index];
@@ -521,10 +521,10 @@ impl SimControl {
         let portal = self.portal(hub_id)?;
         let data = read(&portal.data);
         let from = data
-            .table_index(from_type)
+            .control_table_index(from_type)
             .ok_or_else(|| StoreError::UnknownType(from_type.into()))?;
         let to = data
-            .table_index(to_type)
+            .control_table_index(to_type)
             .ok_or_else(|| StoreError::UnknownType(to_type.into()))?;
         // what HubSpot shows: links between records that are not archived
         let (from_live, to_live) = (&data.tables[from].live, &data.tables[to].live);
@@ -548,10 +548,10 @@ impl SimControl {
         let portal = self.portal(hub_id)?;
         let mut data = write(&portal.data);
         let from = data
-            .table_index(&change.from_type)
+            .control_table_index(&change.from_type)
             .ok_or_else(|| StoreError::UnknownType(change.from_type.clone()))?;
         let to = data
-            .table_index(&change.to_type)
+            .control_table_index(&change.to_type)
             .ok_or_else(|| StoreError::UnknownType(change.to_type.clone()))?;
         for (t, id) in [(from, change.from_id), (to, change.to_id)] {
             if !data.tables[t].live.contains_key(&id) {
@@ -598,10 +598,10 @@ impl SimControl {
         let portal = self.portal(hub_id)?;
         let mut data = write(&portal.data);
         let from = data
-            .table_index(from_type)
+            .control_table_index(from_type)
             .ok_or_else(|| StoreError::UnknownType(from_type.into()))?;
         let to = data
-            .table_index(to_type)
+            .control_table_index(to_type)
             .ok_or_else(|| StoreError::UnknownType(to_type.into()))?;
         Ok(data.assoc.dissociate(from, from_id, to, to_id))
     }

@@ -612,14 +612,21 @@ impl PortalData {
         self.tables.iter().position(|t| t.info.answers_to(name))
     }
 
-    pub fn table(&self, name: &str) -> Result<&ObjectTable, StoreError> {
+    /// Like [`Self::table_index`], also taking a custom object's bare name (`cars`): the
+    /// control API's spelling, which HubSpot's paths do not accept.
+    pub fn control_table_index(&self, name: &str) -> Option<usize> {
         self.table_index(name)
+            .or_else(|| self.tables.iter().position(|t| t.info.plural == name))
+    }
+
+    pub fn table(&self, name: &str) -> Result<&ObjectTable, StoreError> {
+        self.control_table_index(name)
             .map(|i| &self.tables[i])
             .ok_or_else(|| StoreError::UnknownType(name.to_string()))
     }
 
     pub fn table_mut(&mut self, name: &str) -> Result<&mut ObjectTable, StoreError> {
-        match self.table_index(name) {
+        match self.control_table_index(name) {
             Some(i) => Ok(&mut self.tables[i]),
             None => Err(StoreError::UnknownType(name.to_string())),
         }
