@@ -274,7 +274,8 @@ async fn list(
     } else {
         &table.live
     };
-    let mut iter = map.range(start..);
+    let now = now_ms();
+    let mut iter = map.range(start..).filter(|(_, r)| !r.purged(now));
     let mut results = Vec::with_capacity(limit);
     for (_, record) in iter.by_ref().take(limit) {
         results.push(record_json(

@@ -25,7 +25,14 @@ impl SimControl {
         let table = data.table(object_type)?;
         let mut out: Vec<SimRecord> = table.live.values().map(|r| record_of(table, r)).collect();
         if include_archived {
-            out.extend(table.archived.values().map(|r| record_of(table, r)));
+            let now = now_ms();
+            out.extend(
+                table
+                    .archived
+                    .values()
+                    .filter(|r| !r.purged(now))
+                    .map(|r| record_of(table, r)),
+            );
         }
         Ok(out)
     }
@@ -102,15 +109,27 @@ impl SimControl {
         Ok(record_of(table, record))
     }
 
+    /// Moves a record to the recycle bin now.
     pub fn archive_record(
         &self,
         hub_id: u64,
         object_type: &str,
         id: u64,
     ) -> Result<(), ControlError> {
+        self.archive_record_at(hub_id, object_type, id, now_ms())
+    }
+
+    /// Archives with a chosen `archivedAt` (epoch ms), e.g. past the 90-day recycle bin.
+    pub fn archive_record_at(
+        &self,
+        hub_id: u64,
+        object_type: &str,
+        id: u64,
+        archived_at_ms: i64,
+    ) -> Result<(), ControlError> {
         let portal = self.portal(hub_id)?;
         let mut data = write(&portal.data);
-        Ok(data.table_mut(object_type)?.archive(id, now_ms())?)
+        Ok(data.table_mut(object_type)?.archive(id, archived_at_ms)?)
     }
 
     pub fn restore_record(

@@ -46,6 +46,9 @@ pub fn parse_datetime_ms(value: &str) -> Option<i64> {
         .map(|t| t.timestamp_millis())
 }
 
+/// How long archived records stay in the recycle bin.
+pub const RECYCLE_BIN_MS: i64 = 90 * 86_400_000;
+
 /// What makes a table: its names, its cursor properties and the scopes that unlock it.
 #[derive(Debug, Clone)]
 pub struct TypeInfo {
@@ -145,6 +148,13 @@ impl Record {
             history: None,
             pending: None,
         }
+    }
+
+    /// Whether the recycle bin has dropped it: archived records stay visible to
+    /// `archived=true` reads for 90 days, then disappear entirely (API.md §14).
+    pub fn purged(&self, now_ms: i64) -> bool {
+        self.archived_ms
+            .is_some_and(|at| now_ms - at > RECYCLE_BIN_MS)
     }
 
     /// The version search sees now, given the index lag.
@@ -378,7 +388,7 @@ impl ObjectTable {
         Ok(id)
     }
 
-    /// Moves a record to the recycle bin.
+    /// Moves a record to the recycle bin at `now` (epoch ms).
     pub fn archive(&mut self, id: u64, now: i64) -> Result<(), StoreError> {
         let id = self.resolve_id(id);
         let mut record = self
@@ -480,7 +490,7 @@ impl ObjectTable {
     /// Finds a live or archived record by id or alias.
     pub fn find(&self, id: u64, archived: bool) -> Option<&Record> {
         if archived {
-            self.archived.get(&id)
+            self.archived.get(&id).filter(|r| !r.purged(now_ms()))
         } else {
             self.live.get(&self.resolve_id(id))
         }
@@ -489,10 +499,12 @@ impl ObjectTable {
     /// Finds a record by the value of a unique property (`idProperty`).
     pub fn find_by_property(&self, prop: u16, value: &str, archived: bool) -> Option<&Record> {
         let map = if archived { &self.archived } else { &self.live };
+        let now = now_ms();
         map.values().find(|r| {
-            r.data
-                .get(prop)
-                .is_some_and(|v| v.eq_ignore_ascii_case(value))
+            !r.purged(now)
+                && r.data
+                    .get(prop)
+                    .is_some_and(|v| v.eq_ignore_ascii_case(value))
         })
     }
 }
