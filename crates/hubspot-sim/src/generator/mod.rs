@@ -58,6 +58,7 @@ struct Generator {
     reference_ms: i64,
     owners: Vec<u64>,
     archived_owners: Vec<u64>,
+    user_ids: Vec<u64>,
     teams: Vec<u64>,
 }
 
@@ -68,6 +69,7 @@ pub fn generate(spec: &PortalSpec) -> PortalData {
         reference_ms,
         owners: Vec::new(),
         archived_owners: Vec::new(),
+        user_ids: Vec::new(),
         teams: Vec::new(),
     };
     let owners = g.owners(&spec.options);
@@ -154,6 +156,7 @@ impl Generator {
                 let last = pick(&mut self.rng, values::LAST_NAMES).to_string();
                 let team = self.rng.random_range(0..self.teams.len() + 1);
                 let created = self.reference_ms - self.rng.random_range(0..3 * YEAR_MS);
+                self.user_ids.push(next_user);
                 if archived {
                     self.archived_owners.push(next_owner);
                 } else {
@@ -297,6 +300,7 @@ impl Generator {
             };
             let ctx = ValueContext {
                 owners: &self.owners,
+                user_ids: &self.user_ids,
                 archived_owners: &self.archived_owners,
                 teams: &self.teams,
                 reference_ms: self.reference_ms,
@@ -587,6 +591,23 @@ mod tests {
         let merged = contacts.props.index_of("hs_merged_object_ids").unwrap();
         assert!(contacts.live.values().any(|r| r.data.get(merged).is_some()));
         assert!(!contacts.archived.is_empty());
+        // objects with createdate carry hs_createdate with the same value
+        let hs_created = deals.props.index_of("hs_createdate").unwrap();
+        assert!(
+            deals
+                .live
+                .values()
+                .all(|r| r.data.get(hs_created) == r.data.get(deals.created_prop))
+        );
+        // *_user_id properties hold owners' user ids
+        let user_ids: Vec<String> = data.owners.iter().map(|o| o.user_id.to_string()).collect();
+        let created_by = deals.props.index_of("hs_created_by_user_id").unwrap();
+        let values: Vec<&str> = deals
+            .live
+            .values()
+            .filter_map(|r| r.data.get(created_by))
+            .collect();
+        assert!(!values.is_empty() && values.iter().all(|v| user_ids.iter().any(|u| u == v)));
         assert!(data.owners.iter().any(|o| o.archived));
     }
 

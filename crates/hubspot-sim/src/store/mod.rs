@@ -192,6 +192,7 @@ pub struct Stamper {
     created_prop: u16,
     modified_prop: u16,
     shadow_modified_prop: Option<u16>,
+    shadow_created_prop: Option<u16>,
 }
 
 impl Stamper {
@@ -203,12 +204,16 @@ impl Stamper {
         if let Some(shadow) = self.shadow_modified_prop {
             data.set(shadow, Some(&modified));
         }
+        if let Some(shadow) = self.shadow_created_prop {
+            data.set(shadow, Some(&fmt_ms(data.created_ms)));
+        }
     }
 
     /// Whether HubSpot computes this property itself (writes to it are ignored).
     pub fn is_system(self, index: u16) -> bool {
         [self.id_prop, self.created_prop, self.modified_prop].contains(&index)
             || Some(index) == self.shadow_modified_prop
+            || Some(index) == self.shadow_created_prop
     }
 }
 
@@ -227,6 +232,8 @@ pub struct ObjectTable {
     pub modified_prop: u16,
     /// Contacts carry `hs_lastmodifieddate` beside `lastmodifieddate`; both move together.
     pub shadow_modified_prop: Option<u16>,
+    /// Objects created with `createdate` also carry `hs_createdate`, with the same value.
+    pub shadow_created_prop: Option<u16>,
     pub merged_ids_prop: Option<u16>,
 }
 
@@ -250,6 +257,9 @@ impl ObjectTable {
         let modified_prop = props.ensure(&info.modified_prop, PropType::Datetime);
         let shadow_modified_prop = (info.modified_prop == "lastmodifieddate")
             .then(|| props.ensure("hs_lastmodifieddate", PropType::Datetime));
+        let shadow_created_prop = (info.created_prop == "createdate")
+            .then(|| props.index_of("hs_createdate"))
+            .flatten();
         let merged_ids_prop = props.index_of("hs_merged_object_ids");
         Self {
             info,
@@ -262,6 +272,7 @@ impl ObjectTable {
             created_prop,
             modified_prop,
             shadow_modified_prop,
+            shadow_created_prop,
             merged_ids_prop,
         }
     }
@@ -284,6 +295,7 @@ impl ObjectTable {
             created_prop: self.created_prop,
             modified_prop: self.modified_prop,
             shadow_modified_prop: self.shadow_modified_prop,
+            shadow_created_prop: self.shadow_created_prop,
         }
     }
 
