@@ -85,6 +85,13 @@ impl SimPortal {
     pub fn hub(&self) -> u64 {
         self.creds.hub_id
     }
+
+    /// The OAuth app of the simulator's portal, for a second token provider.
+    pub fn tokens_app(&self) -> hubsync_hubspot::OAuthApp {
+        self.client
+            .oauth_app(sim_oauth_config(&self.creds))
+            .expect("oauth app")
+    }
 }
 
 /// A small simulator: few records, no rate limits unless a test sets them.

@@ -9,4 +9,6 @@ mod sim_metadata;
 mod sim_oauth;
 mod sim_paging;
 mod sim_portals;
-mod wire;
+mod wire_api;
+mod wire_failures;
+mod wire_oauth;

@@ -187,3 +187,47 @@ async fn an_uninstalled_portal_requires_reconnecting_without_retries() {
     assert_eq!(env.tokens.refresh_count(), 2);
     env.sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_token_hubspot_calls_expired_is_refreshed_once_and_the_call_goes_through() {
+    let env = start_sim(small_sim_config(), |_| {}).await;
+    // A token the simulator already considers expired, believed valid for 30 minutes
+    // (a clock that drifted): only HubSpot's 401 can reveal it.
+    let expired = env
+        .control()
+        .mint_token(
+            env.hub(),
+            &hubspot_sim::MintRequest {
+                scopes: None,
+                lifetime_secs: Some(-5),
+            },
+        )
+        .unwrap();
+    let grant = hubsync_hubspot::TokenGrant {
+        access_token: hubsync_hubspot::AccessToken::new(expired.access_token),
+        refresh_token: Some(hubsync_hubspot::RefreshToken::new(
+            env.creds.refresh_token.clone(),
+        )),
+        expires_in: std::time::Duration::from_secs(1800),
+        hub_id: Some(env.hub()),
+        scopes: None,
+        user_id: None,
+    };
+    let tokens = Arc::new(
+        TokenProvider::from_grant(env.tokens_app(), &grant, tokio::time::Instant::now()).unwrap(),
+    );
+    let portal = env.client.portal(tokens.clone());
+
+    let owners = portal.owners(false).await.unwrap();
+
+    assert!(!owners.is_empty());
+    assert_eq!(tokens.refresh_count(), 1);
+    let counters = env.control().counters();
+    assert_eq!(
+        counters.requests["owners"].get(&401),
+        Some(&1),
+        "{counters:?}"
+    );
+    assert_eq!(counters.requests_of("oauth"), 1, "{counters:?}");
+    env.sim.shutdown().await;
+}
