@@ -11,12 +11,12 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
 use hubsync_core::ConnectionId;
-use oauth2::{AccessToken, RefreshToken};
+use oauth2::RefreshToken;
 use tracing::warn;
 
 use crate::client::{HubSpotClient, PortalClient};
-use crate::error::{Error, Result};
-use crate::oauth::{OAuthApp, RefreshTokenListener, TokenProvider, TokenSource};
+use crate::error::Result;
+use crate::oauth::{OAuthApp, RefreshTokenListener, TokenProvider};
 
 /// Where the refresh tokens of connections are kept.
 pub trait ConnectionCredentials: Send + Sync + 'static {
@@ -90,16 +90,12 @@ impl PortalClients {
             return Ok(client);
         }
         let refresh_token = self.credentials.refresh_token(connection).await?;
-        let listener = Arc::new(Rotations {
+        let listener = Arc::new(CredentialsListener {
             connection,
             credentials: Arc::clone(&self.credentials),
         });
-        let provider = TokenProvider::new(self.app.clone(), refresh_token).with_listener(listener);
-        let tokens = Arc::new(ReportingTokens {
-            connection,
-            provider,
-            credentials: Arc::clone(&self.credentials),
-        });
+        let tokens =
+            Arc::new(TokenProvider::new(self.app.clone(), refresh_token).with_listener(listener));
         let built = self.client.portal(tokens);
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         Ok(cache.entry(connection).or_insert(built).clone())
@@ -123,50 +119,22 @@ impl PortalClients {
     }
 }
 
-struct Rotations {
+/// Forwards the provider's news about the refresh token to the credentials store, so
+/// a rotation is persisted and a dead token marks the connection, once, where the
+/// failure is first seen.
+struct CredentialsListener {
     connection: ConnectionId,
     credentials: Arc<dyn ConnectionCredentials>,
 }
 
-impl RefreshTokenListener for Rotations {
+impl RefreshTokenListener for CredentialsListener {
     fn refresh_token_rotated<'a>(&'a self, new_token: &'a RefreshToken) -> BoxFuture<'a, ()> {
         self.credentials
             .refresh_token_rotated(self.connection, new_token)
     }
-}
 
-/// A token provider that tells the credentials store when the refresh token died, so
-/// the connection is marked once, where the failure is first seen.
-struct ReportingTokens {
-    connection: ConnectionId,
-    provider: TokenProvider,
-    credentials: Arc<dyn ConnectionCredentials>,
-}
-
-impl ReportingTokens {
-    async fn report<T>(&self, outcome: Result<T>) -> Result<T> {
-        if let Err(Error::ReconnectRequired { reason, .. }) = &outcome {
-            warn!(connection_id = %self.connection, %reason, "portal must be reconnected");
-            self.credentials
-                .reconnect_required(self.connection, reason)
-                .await;
-        }
-        outcome
-    }
-}
-
-impl TokenSource for ReportingTokens {
-    fn access_token(&self) -> BoxFuture<'_, Result<AccessToken>> {
-        Box::pin(async move { self.report(self.provider.current().await).await })
-    }
-
-    fn token_rejected<'a>(
-        &'a self,
-        rejected: &'a AccessToken,
-    ) -> BoxFuture<'a, Result<Option<AccessToken>>> {
-        Box::pin(async move {
-            let replaced = self.provider.token_rejected(rejected).await;
-            self.report(replaced).await
-        })
+    fn reconnect_required<'a>(&'a self, reason: &'a str) -> BoxFuture<'a, ()> {
+        warn!(connection_id = %self.connection, %reason, "portal must be reconnected");
+        self.credentials.reconnect_required(self.connection, reason)
     }
 }
