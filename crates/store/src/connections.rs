@@ -5,8 +5,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use hubsync_core::ConnectionId;
+use hubsync_core::{ConnectionId, LeftOut};
 use secrecy::SecretString;
+use sqlx::types::Json;
 use sqlx::{Connection as _, PgConnection};
 use uuid::Uuid;
 
@@ -64,6 +65,8 @@ pub struct Connection {
     pub granted_scopes: BTreeSet<String>,
     pub status: ConnectionStatus,
     pub status_reason: Option<String>,
+    /// What the last metadata refresh left out of the sync, and why.
+    pub left_out: Vec<LeftOut>,
     pub refresh_token_updated_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -121,6 +124,7 @@ struct ConnectionRow {
     granted_scopes: Vec<String>,
     status: String,
     status_reason: Option<String>,
+    left_out: Json<Vec<LeftOut>>,
     refresh_token_updated_at: DateTime<Utc>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -138,6 +142,7 @@ impl TryFrom<ConnectionRow> for Connection {
             granted_scopes: row.granted_scopes.into_iter().collect(),
             status: row.status.parse()?,
             status_reason: row.status_reason,
+            left_out: row.left_out.0,
             refresh_token_updated_at: row.refresh_token_updated_at,
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -146,7 +151,7 @@ impl TryFrom<ConnectionRow> for Connection {
 }
 
 const CONNECTION_COLUMNS: &str = "id, hub_id, schema_name, client_id, granted_scopes, status, \
-     status_reason, refresh_token_updated_at, created_at, updated_at";
+     status_reason, left_out, refresh_token_updated_at, created_at, updated_at";
 
 /// The authenticated data binding a sealed token to its connection's row.
 fn token_context(id: ConnectionId) -> [u8; 16] {
@@ -284,6 +289,26 @@ pub async fn set_connection_status(
     .bind(id.as_uuid())
     .bind(status.as_str())
     .bind(reason)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        return Err(Error::ConnectionNotFound(id.to_string()));
+    }
+    Ok(())
+}
+
+/// Records what the catalog left out of the connection's sync (replacing the last list).
+pub async fn set_connection_left_out(
+    conn: &mut PgConnection,
+    id: ConnectionId,
+    left_out: &[LeftOut],
+) -> Result<()> {
+    let updated = sqlx::query(
+        "UPDATE hubsync.connections SET left_out = $2, updated_at = now() WHERE id = $1",
+    )
+    .bind(id.as_uuid())
+    .bind(Json(left_out))
     .execute(conn)
     .await?
     .rows_affected();

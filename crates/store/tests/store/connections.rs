@@ -3,8 +3,8 @@ use std::str::FromStr;
 use hubsync_store::{
     ConnectionRef, ConnectionStatus, CryptoError, DatabaseSettings, EncryptionKey, Error,
     ExposeSecret, SchemaName, SecretString, connect, get_connection, get_connection_by_hub_id,
-    list_connections, load_refresh_token, migrate, resolve_connection, set_connection_status,
-    store_refresh_token, upsert_connection,
+    list_connections, load_refresh_token, migrate, resolve_connection, set_connection_left_out,
+    set_connection_status, store_refresh_token, upsert_connection,
 };
 use sqlx::PgPool;
 
@@ -87,6 +87,37 @@ async fn connections_are_created_then_updated_by_hub_id(pool: PgPool) -> TestRes
     assert!(matches!(
         upsert_connection(&mut conn, &clash, &key()).await,
         Err(Error::SchemaNameTaken(name)) if name == "crm_eu"
+    ));
+    Ok(())
+}
+
+#[sqlx::test(migrator = "hubsync_store::MIGRATOR")]
+async fn what_the_catalog_left_out_is_kept_with_the_connection(pool: PgPool) -> TestResult {
+    let mut conn = pool.acquire().await?;
+    let created = upsert_connection(&mut conn, &new_connection(321, "t"), &key()).await?;
+    assert!(created.left_out.is_empty());
+    let selection = hubsync_core::select_tables(&scopes(&["crm.objects.deals.read"]), &[]);
+    assert!(!selection.left_out.is_empty());
+    set_connection_left_out(&mut conn, created.id, &selection.left_out).await?;
+    let stored = get_connection(&mut conn, created.id).await?.unwrap();
+    assert_eq!(stored.left_out, selection.left_out);
+    let reasons: Vec<String> = stored.left_out.iter().map(ToString::to_string).collect();
+    assert!(
+        reasons.contains(&"custom tables: scope crm.objects.custom.read not granted".to_owned()),
+        "{reasons:?}"
+    );
+    // A later refresh replaces the list.
+    set_connection_left_out(&mut conn, created.id, &[]).await?;
+    assert!(
+        get_connection(&mut conn, created.id)
+            .await?
+            .unwrap()
+            .left_out
+            .is_empty()
+    );
+    assert!(matches!(
+        set_connection_left_out(&mut conn, hubsync_core::ConnectionId::new_random(), &[]).await,
+        Err(Error::ConnectionNotFound(_))
     ));
     Ok(())
 }
@@ -184,7 +215,7 @@ async fn migrations_apply_concurrently_and_once(pool: PgPool) -> TestResult {
     let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM hubsync._sqlx_migrations")
         .fetch_one(&pool)
         .await?;
-    assert_eq!(applied, crate::common::MIGRATIONS as i64);
+    assert_eq!(applied, crate::common::migration_files() as i64);
     let tables: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'hubsync'",
     )
