@@ -9,6 +9,7 @@
 //! chunk (bulk imports stamp thousands of records with the same millisecond), it can only
 //! be split by record id: [`IdRange`] is a half-open range of `hs_object_id`.
 
+use std::fmt;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
@@ -441,6 +442,22 @@ pub fn parts_needed(total: u64, records_per_chunk: u64, max_parts: usize) -> usi
 pub enum RunKind {
     Full,
     Incremental,
+}
+
+impl RunKind {
+    /// `full` or `incremental`, as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Full => "full",
+            RunKind::Incremental => "incremental",
+        }
+    }
+}
+
+impl fmt::Display for RunKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The window of an incremental run: `[watermark − lookback, run_start)`. The lookback
