@@ -1,0 +1,852 @@
+//! The seeded portal generator: the same seed, hub id and options give the same portal.
+//!
+//! Ids grow with creation time and are sparse and large (most above 2^32) like HubSpot's;
+//! timestamps spread over the three years before the reference time so that modified-date
+//! windows select meaningful slices.
+
+mod values;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Value, json};
+
+use crate::catalog::{self, STANDARD_ASSOCIATIONS, STANDARD_TYPES};
+use crate::config::GeneratorOptions;
+use crate::store::{
+    AssocCategory, AssocDef, AssocRole, AssocStore, CustomSchema, ObjectTable, Owner, Pipeline,
+    PortalData, PropertyCatalog, PropertyDef, Record, RecordData, Stage, TypeInfo, fmt_ms,
+};
+pub use values::midnight_date;
+use values::{PlanItem, ValueContext, pick, plan_property, value};
+
+const DAY_MS: i64 = 86_400_000;
+const YEAR_MS: i64 = 365 * DAY_MS;
+
+/// What to generate for one portal.
+#[derive(Debug, Clone)]
+pub struct PortalSpec {
+    pub seed: u64,
+    pub hub_id: u64,
+    pub records_per_table: usize,
+    pub options: GeneratorOptions,
+}
+
+/// The reference time of a generation: given, or today at midnight UTC.
+pub fn reference_time(options: &GeneratorOptions) -> DateTime<Utc> {
+    options.reference_time.unwrap_or_else(|| {
+        let today = Utc::now().date_naive();
+        today
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc())
+            .unwrap_or_else(Utc::now)
+    })
+}
+
+/// Hub ids of the generated portals, derived from the seed (8-digit, like real ones).
+pub fn hub_id_for(seed: u64, index: usize) -> u64 {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let base: u64 = rng.random_range(20_000_000..90_000_000);
+    base + (index as u64) * 1_117
+}
+
+struct Generator {
+    rng: ChaCha8Rng,
+    reference_ms: i64,
+    owners: Vec<u64>,
+    archived_owners: Vec<u64>,
+    teams: Vec<u64>,
+}
+
+pub fn generate(spec: &PortalSpec) -> PortalData {
+    let reference_ms = reference_time(&spec.options).timestamp_millis();
+    let mut g = Generator {
+        rng: ChaCha8Rng::seed_from_u64(spec.seed ^ spec.hub_id.rotate_left(17)),
+        reference_ms,
+        owners: Vec::new(),
+        archived_owners: Vec::new(),
+        teams: Vec::new(),
+    };
+    let owners = g.owners(&spec.options);
+    let pipelines = g.pipelines();
+
+    let mut tables: Vec<ObjectTable> = STANDARD_TYPES
+        .iter()
+        .map(|t| {
+            let mut props = PropertyCatalog::from_json(catalog::standard_properties(t));
+            if t.plural == "deals" {
+                add_stage_properties(&mut props, &pipelines);
+            }
+            let info = TypeInfo {
+                plural: t.plural.into(),
+                singular: t.singular.into(),
+                type_id: t.type_id.into(),
+                fully_qualified: None,
+                inline_key: t.inline_key.into(),
+                created_prop: t.created_prop.into(),
+                modified_prop: t.modified_prop.into(),
+                default_props: t.default_props.iter().map(|s| s.to_string()).collect(),
+                read_scopes: t.read_scopes.iter().map(|s| s.to_string()).collect(),
+                schema_scopes: t.schema_scopes.iter().map(|s| s.to_string()).collect(),
+                searchable: t.searchable.iter().map(|s| s.to_string()).collect(),
+                custom: false,
+            };
+            let first_id = g.rng.random_range(10_000_000_000..60_000_000_000);
+            ObjectTable::new(info, props, first_id)
+        })
+        .collect();
+
+    let custom_id: u64 = g.rng.random_range(3_000_000..9_000_000);
+    let (cars_table, schemas) = cars(spec.hub_id, custom_id, reference_ms, &mut g.rng);
+    tables.push(cars_table);
+
+    let mut assoc = association_defs(&tables);
+
+    let n = spec.records_per_table;
+    for (index, table) in tables.iter_mut().enumerate() {
+        let count = match table.info.plural.as_str() {
+            "goal_targets" => (n / 10).max(5),
+            "products" => (n / 4).max(5),
+            "cars" => (n / 2).max(5),
+            _ => n,
+        };
+        g.fill(table, count, &pipelines, index as u64);
+    }
+    g.associate(&tables, &mut assoc);
+
+    let mut data = PortalData {
+        hub_id: spec.hub_id,
+        tables,
+        assoc,
+        owners,
+        pipelines,
+        schemas,
+    };
+    g.merges(&mut data, spec.options.merges_per_table);
+    g.archive(&mut data, spec.options.archived_per_table);
+    // last, so that merges and archiving leave the cluster whole
+    if let Some(bulk) = &spec.options.bulk_import
+        && let Some(index) = data.table_index(&bulk.table)
+    {
+        g.bulk_import(&mut data.tables[index], bulk.count);
+    }
+    data
+}
+
+impl Generator {
+    fn owners(&mut self, options: &GeneratorOptions) -> Vec<Owner> {
+        let team_names = ["Sales Team", "Customer Success", "Partners"];
+        self.teams = (0..team_names.len())
+            .map(|_| self.rng.random_range(100_000..9_999_999))
+            .collect();
+        let mut next_owner: u64 = self.rng.random_range(30_000_000..60_000_000);
+        let mut next_user: u64 = self.rng.random_range(1_000_000..9_000_000);
+        let total = options.owners + options.archived_owners;
+        (0..total)
+            .map(|i| {
+                next_owner += self.rng.random_range(1..50_000);
+                next_user += self.rng.random_range(1..5_000);
+                let archived = i >= options.owners;
+                let first = pick(&mut self.rng, values::FIRST_NAMES).to_string();
+                let last = pick(&mut self.rng, values::LAST_NAMES).to_string();
+                let team = self.rng.random_range(0..self.teams.len() + 1);
+                let created = self.reference_ms - self.rng.random_range(0..3 * YEAR_MS);
+                if archived {
+                    self.archived_owners.push(next_owner);
+                } else {
+                    self.owners.push(next_owner);
+                }
+                Owner {
+                    id: next_owner,
+                    email: format!("{}.{}{}@sim.example.com", ascii(&first), ascii(&last), i),
+                    // deactivated users often come back with empty names
+                    first_name: if archived && i % 2 == 0 {
+                        String::new()
+                    } else {
+                        first
+                    },
+                    last_name: if archived && i % 2 == 0 {
+                        String::new()
+                    } else {
+                        last
+                    },
+                    user_id: next_user,
+                    archived,
+                    teams: if team < self.teams.len() {
+                        vec![(self.teams[team], team_names[team].to_string(), true)]
+                    } else {
+                        Vec::new()
+                    },
+                    created_ms: created,
+                    updated_ms: created
+                        + self
+                            .rng
+                            .random_range(0..(self.reference_ms - created).max(1)),
+                }
+            })
+            .collect()
+    }
+
+    fn pipelines(&mut self) -> Vec<Pipeline> {
+        let stage = |id: &str, label: &str, p: &str, closed: bool| Stage {
+            id: id.into(),
+            label: label.into(),
+            probability: p.into(),
+            is_closed: closed,
+        };
+        let default = Pipeline {
+            id: "default".into(),
+            label: "Sales Pipeline".into(),
+            display_order: 0,
+            stages: vec![
+                stage(
+                    "appointmentscheduled",
+                    "Appointment Scheduled",
+                    "0.2",
+                    false,
+                ),
+                stage("qualifiedtobuy", "Qualified To Buy", "0.4", false),
+                stage(
+                    "presentationscheduled",
+                    "Presentation Scheduled",
+                    "0.6",
+                    false,
+                ),
+                stage(
+                    "decisionmakerboughtin",
+                    "Decision Maker Bought-In",
+                    "0.8",
+                    false,
+                ),
+                stage("contractsent", "Contract Sent", "0.9", false),
+                stage("closedwon", "Closed Won", "1.0", true),
+                stage("closedlost", "Closed Lost", "0.0", true),
+            ],
+            created_ms: self.reference_ms - 4 * YEAR_MS,
+        };
+        // pipelines made in a portal get numeric ids, and so do their stages
+        let pipeline_id: u64 = self.rng.random_range(10_000_000..99_999_999);
+        let mut stage_id = pipeline_id * 10;
+        let mut next_stage = |label: &str, p: &str, closed: bool| {
+            stage_id += 1;
+            stage(&stage_id.to_string(), label, p, closed)
+        };
+        let renewals = Pipeline {
+            id: pipeline_id.to_string(),
+            label: "Renewals".into(),
+            display_order: 1,
+            stages: vec![
+                next_stage("Renewal due", "0.3", false),
+                next_stage("Negotiation", "0.7", false),
+                next_stage("Renewed", "1.0", true),
+                next_stage("Churned", "0.0", true),
+            ],
+            created_ms: self.reference_ms - 2 * YEAR_MS,
+        };
+        vec![default, renewals]
+    }
+
+    fn fill(&mut self, table: &mut ObjectTable, count: usize, pipelines: &[Pipeline], salt: u64) {
+        let important: Vec<String> = table.info.default_props.clone();
+        let plan: Vec<PlanItem> = table
+            .props
+            .defs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, def)| {
+                let index = u16::try_from(i).ok()?;
+                if table.stamper().is_system(index) || def.name == "hs_merged_object_ids" {
+                    return None;
+                }
+                let is_important =
+                    important.contains(&def.name) || table.info.searchable.contains(&def.name);
+                plan_property(def, is_important).map(|(probability, kind)| PlanItem {
+                    index,
+                    probability,
+                    kind,
+                })
+            })
+            .collect();
+        let pipeline_prop = table.props.index_of("pipeline");
+        let stage_prop = table.props.index_of("dealstage");
+
+        // creation times in ascending order, so that ids grow with creation as in HubSpot
+        let span = 3 * YEAR_MS;
+        let mut created: Vec<i64> = (0..count)
+            .map(|_| self.reference_ms - self.rng.random_range(DAY_MS..span))
+            .collect();
+        created.sort_unstable();
+
+        let stamper = table.stamper();
+        for (ordinal, created_ms) in created.into_iter().enumerate() {
+            let id = table.allocate_id(self.rng.random_range(1..2_000));
+            // a third of the records changed recently, the rest at some point after creation
+            let age = self.reference_ms - created_ms;
+            let updated_ms = if self.rng.random_bool(0.3) {
+                self.reference_ms - self.rng.random_range(0..(30 * DAY_MS).min(age).max(1))
+            } else {
+                created_ms + self.rng.random_range(0..age.max(1))
+            };
+            let mut data = RecordData {
+                props: Vec::with_capacity(plan.len() / 3),
+                created_ms,
+                updated_ms,
+            };
+            let ctx = ValueContext {
+                owners: &self.owners,
+                archived_owners: &self.archived_owners,
+                teams: &self.teams,
+                reference_ms: self.reference_ms,
+                span_ms: span,
+                ordinal: salt * 1_000_000 + ordinal as u64,
+            };
+            for item in &plan {
+                if !self.rng.random_bool(f64::from(item.probability)) {
+                    continue;
+                }
+                let def = table.props.def(item.index);
+                if let Some(v) = value(&mut self.rng, def, item.kind, &ctx) {
+                    data.set(item.index, Some(&v));
+                }
+            }
+            if let (Some(pp), Some(sp)) = (pipeline_prop, stage_prop) {
+                let pipeline = if self.rng.random_bool(0.8) {
+                    &pipelines[0]
+                } else {
+                    &pipelines[1]
+                };
+                let stage = pick(&mut self.rng, &pipeline.stages);
+                data.set(pp, Some(&pipeline.id));
+                data.set(sp, Some(&stage.id));
+            }
+            if table.info.plural == "goal_targets" {
+                self.goal_values(table, &mut data);
+            }
+            stamper.apply(id, &mut data);
+            table.live.insert(id, Record::new(id, data));
+        }
+    }
+
+    fn goal_values(&mut self, table: &ObjectTable, data: &mut RecordData) {
+        let start = values::quarter_start(data.created_ms);
+        let end = start + 90 * DAY_MS - 1;
+        let set = |data: &mut RecordData, name: &str, v: String| {
+            if let Some(i) = table.props.index_of(name) {
+                data.set(i, Some(&v));
+            }
+        };
+        set(data, "hs_start_datetime", fmt_ms(start));
+        set(data, "hs_end_datetime", fmt_ms(end));
+        set(
+            data,
+            "hs_target_amount",
+            (self.rng.random_range(10..500) * 1000).to_string(),
+        );
+        set(
+            data,
+            "hs_goal_name",
+            format!("Revenue Q{}", (start / (90 * DAY_MS)) % 4 + 1),
+        );
+    }
+
+    fn associate(&mut self, tables: &[ObjectTable], assoc: &mut AssocStore) {
+        let ids = |name: &str| -> (usize, Vec<u64>) {
+            let i = tables
+                .iter()
+                .position(|t| t.info.plural == name)
+                .unwrap_or(0);
+            (i, tables[i].live.keys().copied().collect())
+        };
+        let (contacts, contact_ids) = ids("contacts");
+        let (companies, company_ids) = ids("companies");
+        let (deals, deal_ids) = ids("deals");
+        let (line_items, line_item_ids) = ids("line_items");
+        let (cars, car_ids) = ids("cars");
+        if company_ids.is_empty() || contact_ids.is_empty() || deal_ids.is_empty() {
+            return;
+        }
+        let rng = &mut self.rng;
+        // one company with a large fan-out, so association paging has work to do
+        let hub_company = company_ids[0];
+        for &c in &contact_ids {
+            if rng.random_bool(0.8) {
+                assoc.associate(contacts, c, companies, *pick(rng, &company_ids), true);
+            }
+            if rng.random_bool(0.3) {
+                assoc.associate(contacts, c, companies, hub_company, false);
+            }
+        }
+        for &d in &deal_ids {
+            if rng.random_bool(0.9) {
+                assoc.associate(deals, d, companies, *pick(rng, &company_ids), true);
+            }
+            for _ in 0..rng.random_range(0..4) {
+                assoc.associate(deals, d, contacts, *pick(rng, &contact_ids), false);
+            }
+        }
+        for &l in &line_item_ids {
+            // a line item belongs to exactly one deal
+            assoc.associate(line_items, l, deals, *pick(rng, &deal_ids), false);
+        }
+        for name in ["meetings", "calls", "emails", "tasks"] {
+            let (table, engagement_ids) = ids(name);
+            for &e in &engagement_ids {
+                for _ in 0..rng.random_range(1..3) {
+                    assoc.associate(table, e, contacts, *pick(rng, &contact_ids), false);
+                }
+                if rng.random_bool(0.7) {
+                    assoc.associate(table, e, companies, *pick(rng, &company_ids), false);
+                }
+                if rng.random_bool(0.5) {
+                    assoc.associate(table, e, deals, *pick(rng, &deal_ids), false);
+                }
+            }
+        }
+        for &car in &car_ids {
+            assoc.associate(cars, car, contacts, *pick(rng, &contact_ids), false);
+            if rng.random_bool(0.3) {
+                assoc.associate(cars, car, deals, *pick(rng, &deal_ids), false);
+            }
+        }
+    }
+
+    fn bulk_import(&mut self, table: &mut ObjectTable, count: usize) {
+        // an import stamps every record with one millisecond (API.md §18.2)
+        let at = self.reference_ms - 2 * DAY_MS + 123;
+        let stamper = table.stamper();
+        let first_name = table
+            .props
+            .index_of("firstname")
+            .or_else(|| table.props.index_of("name"));
+        let source = table.props.index_of("hs_object_source");
+        for i in 0..count {
+            let id = table.allocate_id(self.rng.random_range(1..20));
+            let mut data = RecordData {
+                props: Vec::new(),
+                created_ms: at,
+                updated_ms: at,
+            };
+            if let Some(p) = first_name {
+                data.set(p, Some(&format!("Imported {i}")));
+            }
+            if let Some(p) = source {
+                data.set(p, Some("IMPORT"));
+            }
+            stamper.apply(id, &mut data);
+            table.live.insert(id, Record::new(id, data));
+        }
+    }
+
+    fn merges(&mut self, data: &mut PortalData, per_table: usize) {
+        for name in ["contacts", "companies"] {
+            let Some(index) = data.table_index(name) else {
+                continue;
+            };
+            for _ in 0..per_table {
+                let ids: Vec<u64> = data.tables[index].live.keys().copied().collect();
+                if ids.len() < 4 {
+                    break;
+                }
+                let a = *pick(&mut self.rng, &ids);
+                let b = *pick(&mut self.rng, &ids);
+                if a == b {
+                    continue;
+                }
+                let at = self.reference_ms - self.rng.random_range(DAY_MS..60 * DAY_MS);
+                let _ = data.merge(index, a, b, true, at, Duration::ZERO);
+            }
+        }
+    }
+
+    fn archive(&mut self, data: &mut PortalData, per_table: usize) {
+        for table in &mut data.tables {
+            for _ in 0..per_table {
+                let ids: Vec<u64> = table.live.keys().copied().collect();
+                if ids.len() < 2 {
+                    break;
+                }
+                let id = *pick(&mut self.rng, &ids);
+                // inside HubSpot's 90-day recycle-bin window
+                let at = self.reference_ms - self.rng.random_range(DAY_MS..80 * DAY_MS);
+                let _ = table.archive(id, at);
+            }
+        }
+    }
+}
+
+fn ascii(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_alphabetic())
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+/// Adds the per-stage properties HubSpot creates for every stage of a new pipeline.
+fn add_stage_properties(props: &mut PropertyCatalog, pipelines: &[Pipeline]) {
+    let templates: Vec<PropertyDef> = props
+        .defs
+        .iter()
+        .filter(|d| d.name.ends_with("_appointmentscheduled"))
+        .cloned()
+        .collect();
+    for pipeline in pipelines.iter().filter(|p| p.id != "default") {
+        for stage in &pipeline.stages {
+            for template in &templates {
+                let name = template.name.replace("appointmentscheduled", &stage.id);
+                let mut json = template.json.clone();
+                json["name"] = Value::from(name.as_str());
+                if let Some(label) = json.get("label").and_then(Value::as_str) {
+                    json["label"] =
+                        Value::from(label.replace("Appointment Scheduled", &stage.label));
+                }
+                if let Some(def) = PropertyDef::from_json(json) {
+                    props.push(def);
+                }
+            }
+        }
+    }
+}
+
+/// The `cars` custom object: its table and its schema (plus an archived schema).
+fn cars(
+    hub_id: u64,
+    custom_id: u64,
+    reference_ms: i64,
+    rng: &mut ChaCha8Rng,
+) -> (ObjectTable, Vec<CustomSchema>) {
+    let created = fmt_ms(reference_ms - 2 * YEAR_MS);
+    let prop = |name: &str, label: &str, ty: &str, field: &str, options: &[&str]| {
+        json!({
+            "name": name, "label": label, "type": ty, "fieldType": field, "description": "",
+            "groupName": "car_information",
+            "options": options.iter().enumerate().map(|(i, o)| json!({"label": o, "value": o.to_ascii_lowercase(), "displayOrder": i, "hidden": false})).collect::<Vec<_>>(),
+            "displayOrder": -1, "calculated": false, "externalOptions": false,
+            "hasUniqueValue": name == "vin", "hidden": false, "hubspotDefined": false,
+            "modificationMetadata": {"archivable": true, "readOnlyDefinition": false, "readOnlyValue": false},
+            "formField": true, "dataSensitivity": "non_sensitive", "archived": false,
+            "createdAt": created, "updatedAt": created,
+        })
+    };
+    let mut defs = vec![
+        prop("year", "Year", "number", "number", &[]),
+        prop(
+            "make",
+            "Make",
+            "enumeration",
+            "select",
+            &["Toyota", "Ford", "Renault", "Volvo", "Tesla"],
+        ),
+        prop("model", "Model", "string", "text", &[]),
+        prop("vin", "VIN", "string", "text", &[]),
+        prop(
+            "color",
+            "Color",
+            "enumeration",
+            "radio",
+            &["Red", "Blue", "Black", "White"],
+        ),
+        prop("price", "Price", "number", "number", &[]),
+        prop("purchase_date", "Purchase date", "date", "date", &[]),
+        prop(
+            "features",
+            "Features",
+            "enumeration",
+            "checkbox",
+            &["Sunroof", "Heated seats", "Tow bar", "GPS"],
+        ),
+        prop("in_stock", "In stock", "bool", "booleancheckbox", &[]),
+    ];
+    defs[5]["showCurrencySymbol"] = Value::Bool(true);
+    for (name, label, ty, field) in [
+        ("hs_object_id", "Record ID", "number", "number"),
+        (
+            "hs_createdate",
+            "Object create date/time",
+            "datetime",
+            "date",
+        ),
+        (
+            "hs_lastmodifieddate",
+            "Object last modified date/time",
+            "datetime",
+            "date",
+        ),
+        (
+            "hs_merged_object_ids",
+            "Merged record IDs",
+            "enumeration",
+            "checkbox",
+        ),
+        ("hubspot_owner_id", "Owner", "enumeration", "select"),
+        (
+            "hs_created_by_user_id",
+            "Created by user ID",
+            "number",
+            "number",
+        ),
+    ] {
+        let mut p = prop(name, label, ty, field, &[]);
+        p["hubspotDefined"] = Value::Bool(true);
+        p["groupName"] = Value::from("system");
+        p["modificationMetadata"]["readOnlyValue"] = Value::Bool(name != "hubspot_owner_id");
+        if name == "hubspot_owner_id" {
+            p["referencedObjectType"] = Value::from("OWNER");
+            p["externalOptions"] = Value::Bool(true);
+        }
+        defs.push(p);
+    }
+    let info = TypeInfo {
+        plural: "cars".into(),
+        singular: "car".into(),
+        type_id: format!("2-{custom_id}"),
+        fully_qualified: Some(format!("p{hub_id}_cars")),
+        inline_key: "cars".into(),
+        created_prop: "hs_createdate".into(),
+        modified_prop: "hs_lastmodifieddate".into(),
+        // inferred: custom objects return the system trio when no properties are asked
+        default_props: vec![
+            "hs_createdate".into(),
+            "hs_lastmodifieddate".into(),
+            "hs_object_id".into(),
+        ],
+        read_scopes: catalog::CUSTOM_READ_SCOPES
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        schema_scopes: catalog::CUSTOM_SCHEMA_SCOPES
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        searchable: vec!["model".into(), "vin".into(), "make".into()],
+        custom: true,
+    };
+    let first_id = rng.random_range(10_000_000_000..60_000_000_000);
+    let table = ObjectTable::new(info, PropertyCatalog::from_json(&defs), first_id);
+    let schema = CustomSchema {
+        id: custom_id,
+        name: "cars".into(),
+        label_singular: "Car".into(),
+        label_plural: "Cars".into(),
+        description: "Cars held in inventory".into(),
+        primary_display_property: "model".into(),
+        secondary_display_properties: vec!["make".into()],
+        required_properties: vec!["model".into(), "vin".into()],
+        searchable_properties: vec!["model".into(), "vin".into(), "make".into()],
+        archived: false,
+        created_ms: reference_ms - 2 * YEAR_MS,
+        table: Some(STANDARD_TYPES.len()),
+    };
+    // an archived schema: listed only with archived=true, its records gone
+    let old = CustomSchema {
+        id: custom_id + 17,
+        name: "legacy_boats".into(),
+        label_singular: "Boat".into(),
+        label_plural: "Boats".into(),
+        description: "Retired object".into(),
+        primary_display_property: "hs_object_id".into(),
+        secondary_display_properties: Vec::new(),
+        required_properties: Vec::new(),
+        searchable_properties: Vec::new(),
+        archived: true,
+        created_ms: reference_ms - 3 * YEAR_MS,
+        table: None,
+    };
+    (table, vec![schema, old])
+}
+
+/// The association types of the portal: HubSpot's for standard pairs, portal-specific ones
+/// (USER_DEFINED, as HubSpot reports custom-object associations) for the custom object,
+/// plus one user-defined label on contact→company.
+fn association_defs(tables: &[ObjectTable]) -> AssocStore {
+    let index = |name: &str| tables.iter().position(|t| t.info.plural == name);
+    let mut store = AssocStore::default();
+    let singular = |i: usize| tables[i].info.singular.clone();
+    for sa in STANDARD_ASSOCIATIONS {
+        let (Some(from), Some(to)) = (index(sa.from), index(sa.to)) else {
+            continue;
+        };
+        let base = format!("{}_to_{}", singular(from), singular(to));
+        let has_primary = sa.primary.is_some();
+        store.defs.push(AssocDef {
+            from,
+            to,
+            type_id: sa.unlabeled,
+            category: AssocCategory::HubspotDefined,
+            role: AssocRole::Unlabeled,
+            label: None,
+            v3_name: if has_primary {
+                format!("{base}_unlabeled")
+            } else {
+                base.clone()
+            },
+        });
+        if let Some(primary) = sa.primary {
+            store.defs.push(AssocDef {
+                from,
+                to,
+                type_id: primary,
+                category: AssocCategory::HubspotDefined,
+                role: AssocRole::Primary,
+                label: Some("Primary".into()),
+                v3_name: base,
+            });
+        }
+    }
+    if let (Some(contacts), Some(companies)) = (index("contacts"), index("companies")) {
+        for (from, to, type_id) in [(contacts, companies, 28), (companies, contacts, 29)] {
+            store.defs.push(AssocDef {
+                from,
+                to,
+                type_id,
+                category: AssocCategory::UserDefined,
+                role: AssocRole::Labeled,
+                label: Some("Billing contact".into()),
+                v3_name: "billing_contact".into(),
+            });
+        }
+    }
+    if let Some(cars) = index("cars") {
+        let mut next = 40u32;
+        for other in ["contacts", "deals", "companies"] {
+            let Some(o) = index(other) else { continue };
+            for (from, to) in [(cars, o), (o, cars)] {
+                next += 1;
+                store.defs.push(AssocDef {
+                    from,
+                    to,
+                    type_id: next,
+                    category: AssocCategory::UserDefined,
+                    role: AssocRole::Unlabeled,
+                    label: None,
+                    v3_name: format!("{}_to_{}", singular(from), singular(to)),
+                });
+            }
+        }
+    }
+    store
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::BulkImport;
+    use chrono::TimeZone;
+
+    fn spec(records: usize) -> PortalSpec {
+        PortalSpec {
+            seed: 7,
+            hub_id: 12345678,
+            records_per_table: records,
+            options: GeneratorOptions {
+                reference_time: Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).single(),
+                ..GeneratorOptions::default()
+            },
+        }
+    }
+
+    type Fingerprint = Vec<(String, u64, Vec<(u16, String)>)>;
+
+    fn fingerprint(data: &PortalData) -> Fingerprint {
+        data.tables
+            .iter()
+            .flat_map(|t| {
+                t.live.values().map(|r| {
+                    (
+                        t.info.plural.clone(),
+                        r.id,
+                        r.data
+                            .props
+                            .iter()
+                            .map(|(i, v)| (*i, v.to_string()))
+                            .collect(),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn generation_is_deterministic_for_a_seed() {
+        let a = generate(&spec(30));
+        let b = generate(&spec(30));
+        assert_eq!(fingerprint(&a), fingerprint(&b));
+        let mut other = spec(30);
+        other.seed = 8;
+        assert_ne!(fingerprint(&a), fingerprint(&generate(&other)));
+    }
+
+    #[test]
+    fn ids_are_large_and_mirror_hs_object_id_and_timestamps() {
+        let data = generate(&spec(50));
+        for table in &data.tables {
+            for record in table.live.values() {
+                assert!(
+                    record.id > u64::from(u32::MAX),
+                    "{} id {}",
+                    table.info.plural,
+                    record.id
+                );
+                assert_eq!(
+                    record.data.get(table.id_prop),
+                    Some(record.id.to_string().as_str())
+                );
+                assert_eq!(
+                    record.data.get(table.modified_prop),
+                    Some(fmt_ms(record.data.updated_ms).as_str())
+                );
+                assert_eq!(
+                    record.data.get(table.created_prop),
+                    Some(fmt_ms(record.data.created_ms).as_str())
+                );
+                assert!(record.data.created_ms <= record.data.updated_ms);
+            }
+        }
+    }
+
+    #[test]
+    fn values_have_hubspot_shapes() {
+        let data = generate(&spec(200));
+        let deals = data.table("deals").unwrap();
+        let currency = deals.props.index_of("deal_currency_code").unwrap();
+        let stage = deals.props.index_of("dealstage").unwrap();
+        let with_currency = deals
+            .live
+            .values()
+            .filter(|r| r.data.get(currency).is_some())
+            .count();
+        assert!(with_currency > 150);
+        assert!(deals.live.values().all(|r| r.data.get(stage).is_some()));
+        let contacts = data.table("contacts").unwrap();
+        let all_values: Vec<&str> = contacts
+            .live
+            .values()
+            .flat_map(|r| r.data.props.iter().map(|(_, v)| &**v))
+            .collect();
+        assert!(
+            all_values.iter().any(|v| v.contains(';')),
+            "multi-select values are ;-joined"
+        );
+        let merged = contacts.props.index_of("hs_merged_object_ids").unwrap();
+        assert!(contacts.live.values().any(|r| r.data.get(merged).is_some()));
+        assert!(!contacts.archived.is_empty());
+        assert!(data.owners.iter().any(|o| o.archived));
+    }
+
+    #[test]
+    fn bulk_import_shares_one_millisecond() {
+        let mut s = spec(10);
+        s.options.bulk_import = Some(BulkImport {
+            table: "contacts".into(),
+            count: 500,
+        });
+        let data = generate(&s);
+        let contacts = data.table("contacts").unwrap();
+        let mut counts = std::collections::HashMap::new();
+        for r in contacts.live.values() {
+            *counts.entry(r.data.updated_ms).or_insert(0) += 1;
+        }
+        assert!(counts.values().any(|c| *c >= 500));
+    }
+}

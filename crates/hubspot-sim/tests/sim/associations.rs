@@ -1,0 +1,320 @@
+//! Associations v4 and inline associations over HTTP.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use hubspot_sim::AssociationChange;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::start;
+
+#[tokio::test]
+async fn batch_read_pages_per_input_and_reports_inputs_without_associations() {
+    let t = start().await;
+    t.control().set_association_page_size(3);
+    let truth = t
+        .control()
+        .associations(t.hub(), "companies", "contacts")
+        .unwrap();
+    let mut expected: BTreeMap<u64, BTreeSet<u64>> = BTreeMap::new();
+    for a in &truth {
+        expected.entry(a.from_id).or_default().insert(a.to_id);
+    }
+    let companies: Vec<u64> = t
+        .control()
+        .records(t.hub(), "companies", false)
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    let mut got: BTreeMap<u64, BTreeSet<u64>> = BTreeMap::new();
+    let mut inputs: Vec<Value> = companies
+        .iter()
+        .map(|id| json!({"id": id.to_string()}))
+        .collect();
+    let mut first = true;
+    let mut saw_paging = false;
+    while !inputs.is_empty() {
+        let r = t
+            .post(
+                "/crm/v4/associations/companies/contacts/batch/read",
+                &json!({"inputs": inputs}),
+            )
+            .await;
+        let status = r.status();
+        let body: Value = r.json().await.unwrap();
+        if first {
+            let without = companies
+                .iter()
+                .filter(|c| !expected.contains_key(c))
+                .count();
+            assert_eq!(
+                status,
+                if without > 0 {
+                    StatusCode::MULTI_STATUS
+                } else {
+                    StatusCode::OK
+                }
+            );
+            if without > 0 {
+                assert_eq!(body["numErrors"].as_u64().unwrap() as usize, without);
+                assert_eq!(
+                    body["errors"][0]["subCategory"],
+                    "crm.associations.NO_ASSOCIATIONS_FOUND"
+                );
+            }
+            first = false;
+        }
+        inputs = Vec::new();
+        for result in body["results"].as_array().unwrap() {
+            let from: u64 = result["from"]["id"].as_str().unwrap().parse().unwrap();
+            for to in result["to"].as_array().unwrap() {
+                assert!(to["toObjectId"].is_u64(), "toObjectId is a JSON number");
+                assert!(!to["associationTypes"].as_array().unwrap().is_empty());
+                got.entry(from)
+                    .or_default()
+                    .insert(to["toObjectId"].as_u64().unwrap());
+            }
+            assert!(result["to"].as_array().unwrap().len() <= 3);
+            if let Some(after) = result["paging"]["next"]["after"].as_str() {
+                saw_paging = true;
+                inputs.push(json!({"id": from.to_string(), "after": after}));
+            }
+        }
+    }
+    assert!(saw_paging);
+    assert_eq!(got, expected);
+
+    let too_many: Vec<Value> = (0..1001).map(|i| json!({"id": i.to_string()})).collect();
+    assert_eq!(
+        t.post(
+            "/crm/v4/associations/companies/contacts/batch/read",
+            &json!({"inputs": too_many})
+        )
+        .await
+        .status(),
+        StatusCode::BAD_REQUEST
+    );
+    let counters = t.control().counters();
+    assert_eq!(
+        counters.records_of("companies", "associations") as usize,
+        truth.len()
+    );
+}
+
+#[tokio::test]
+async fn types_labels_single_reads_and_dated_paths() {
+    let t = start().await;
+    let deal_company = t
+        .control()
+        .associations(t.hub(), "deals", "companies")
+        .unwrap();
+    let primary = deal_company
+        .iter()
+        .find(|a| a.type_ids.contains(&5))
+        .expect("a primary deal→company");
+    assert!(primary.type_ids.contains(&341));
+    let body = t
+        .post_json(
+            "/crm/associations/2026-03/deals/companies/batch/read",
+            &json!({"inputs": [{"id": primary.from_id.to_string()}]}),
+            200,
+        )
+        .await;
+    let types = &body["results"][0]["to"][0]["associationTypes"];
+    let labels: BTreeSet<(u64, Option<String>)> = types
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["typeId"].as_u64().unwrap(),
+                t["label"].as_str().map(str::to_string),
+            )
+        })
+        .collect();
+    assert!(labels.contains(&(5, Some("Primary".into()))));
+    assert!(labels.contains(&(341, None)));
+    assert!(
+        types
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["category"] == "HUBSPOT_DEFINED")
+    );
+
+    let single = t
+        .get_json(
+            &format!(
+                "/crm/v4/objects/deals/{}/associations/companies",
+                primary.from_id
+            ),
+            200,
+        )
+        .await;
+    assert_eq!(
+        single["results"][0]["toObjectId"].as_u64(),
+        Some(primary.to_id)
+    );
+    let reverse = t
+        .control()
+        .associations(t.hub(), "companies", "deals")
+        .unwrap();
+    assert!(reverse.iter().any(|a| a.from_id == primary.to_id
+        && a.to_id == primary.from_id
+        && a.type_ids.contains(&6)));
+
+    let labels = t
+        .get_json("/crm/v4/associations/contacts/companies/labels", 200)
+        .await;
+    let results = labels["results"].as_array().unwrap();
+    assert!(
+        results
+            .iter()
+            .any(|l| l["typeId"] == 279 && l["label"].is_null())
+    );
+    assert!(
+        results
+            .iter()
+            .any(|l| l["category"] == "USER_DEFINED" && l["label"] == "Billing contact")
+    );
+    t.get_json("/crm/associations/v4/contacts/companies/labels", 200)
+        .await;
+
+    // the joins of the product all exist
+    for (from, to) in [
+        ("deals", "companies"),
+        ("deals", "contacts"),
+        ("line_items", "deals"),
+        ("meetings", "companies"),
+        ("meetings", "deals"),
+        ("contacts", "companies"),
+        ("contacts", "meetings"),
+    ] {
+        assert!(
+            !t.control()
+                .associations(t.hub(), from, to)
+                .unwrap()
+                .is_empty(),
+            "{from}→{to}"
+        );
+    }
+    // line items belong to exactly one deal
+    let line_items = t
+        .control()
+        .associations(t.hub(), "line_items", "deals")
+        .unwrap();
+    let mut per_item: BTreeMap<u64, usize> = BTreeMap::new();
+    for a in line_items {
+        *per_item.entry(a.from_id).or_default() += 1;
+    }
+    assert!(per_item.values().all(|n| *n == 1));
+}
+
+#[tokio::test]
+async fn inline_associations_repeat_default_and_unlabeled_types() {
+    let t = start().await;
+    let deal_company = t
+        .control()
+        .associations(t.hub(), "deals", "companies")
+        .unwrap();
+    let primary = deal_company
+        .iter()
+        .find(|a| a.type_ids.contains(&5))
+        .unwrap();
+    let deal = t
+        .get_json(
+            &format!(
+                "/crm/v3/objects/deals/{}?associations=companies,line_items,unknown_things",
+                primary.from_id
+            ),
+            200,
+        )
+        .await;
+    let results = deal["associations"]["companies"]["results"]
+        .as_array()
+        .unwrap();
+    let types: BTreeSet<&str> = results
+        .iter()
+        .filter(|r| r["id"].as_str() == Some(primary.to_id.to_string().as_str()))
+        .map(|r| r["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        BTreeSet::from(["deal_to_company", "deal_to_company_unlabeled"])
+    );
+    if let Some(items) = deal["associations"].get("line items") {
+        assert!(items["results"][0]["type"] == "deal_to_line_item");
+    }
+    assert!(
+        deal["associations"].get("line_items").is_none(),
+        "line items come back under \"line items\""
+    );
+}
+
+#[tokio::test]
+async fn association_changes_do_not_move_last_modified() {
+    let t = start().await;
+    let deal = t
+        .control()
+        .records(t.hub(), "deals", false)
+        .unwrap()
+        .remove(0);
+    let company = t
+        .control()
+        .records(t.hub(), "companies", false)
+        .unwrap()
+        .remove(5);
+    let change = AssociationChange {
+        from_type: "deals".into(),
+        from_id: deal.id,
+        to_type: "companies".into(),
+        to_id: company.id,
+        primary: false,
+        type_ids: None,
+    };
+    t.control().associate(t.hub(), &change).unwrap();
+    let after = t
+        .control()
+        .record(t.hub(), "deals", deal.id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.updated_at, deal.updated_at);
+    let single = t
+        .get_json(
+            &format!(
+                "/crm/v4/objects/companies/{}/associations/deals",
+                company.id
+            ),
+            200,
+        )
+        .await;
+    assert!(
+        single["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["toObjectId"].as_u64() == Some(deal.id))
+    );
+    assert!(
+        t.control()
+            .dissociate(t.hub(), "deals", deal.id, "companies", company.id)
+            .unwrap()
+    );
+    let single = t
+        .get_json(
+            &format!(
+                "/crm/v4/objects/companies/{}/associations/deals",
+                company.id
+            ),
+            200,
+        )
+        .await;
+    assert!(
+        !single["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["toObjectId"].as_u64() == Some(deal.id))
+    );
+}

@@ -1,0 +1,147 @@
+//! The rolling 10-second bucket and its headers, Retry-After, the off switch.
+
+use std::time::Duration;
+
+use hubspot_sim::RateLimitConfig;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::{small_config, start_with};
+
+#[tokio::test]
+async fn the_ten_secondly_bucket_refuses_past_its_max_with_headers() {
+    let mut config = small_config();
+    config.rate_limits = RateLimitConfig {
+        max_per_interval: 4,
+        interval_ms: 600,
+        ..RateLimitConfig::default()
+    };
+    let t = start_with(config).await;
+    let mut remaining = Vec::new();
+    for _ in 0..4 {
+        let r = t.get("/crm/v3/objects/contacts?limit=1").await;
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["x-hubspot-ratelimit-max"], "4");
+        assert_eq!(
+            r.headers()["x-hubspot-ratelimit-interval-milliseconds"],
+            "600"
+        );
+        assert!(
+            r.headers().get("x-hubspot-ratelimit-daily").is_none(),
+            "no daily headers for OAuth apps"
+        );
+        remaining.push(
+            r.headers()["x-hubspot-ratelimit-remaining"]
+                .to_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    assert_eq!(remaining, ["3", "2", "1", "0"]);
+    let r = t.get("/crm/v3/objects/contacts?limit=1").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        r.headers().get("retry-after").is_none(),
+        "Retry-After is not always sent"
+    );
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["policyName"], "TEN_SECONDLY_ROLLING");
+    assert_eq!(body["errorType"], "RATE_LIMIT");
+    assert_eq!(
+        body["message"],
+        "You have reached your ten_secondly_rolling limit."
+    );
+    tokio::time::sleep(Duration::from_millis(650)).await;
+    assert_eq!(
+        t.get("/crm/v3/objects/contacts?limit=1").await.status(),
+        StatusCode::OK
+    );
+    let counters = t.control().portal_counters(t.hub()).unwrap();
+    assert_eq!(counters.rate_limited["TEN_SECONDLY_ROLLING"], 1);
+    assert_eq!(counters.requests["list"][&429], 1);
+
+    // changed at run time: Retry-After on, then limits off
+    t.control()
+        .set_rate_limits(
+            Some(t.hub()),
+            RateLimitConfig {
+                max_per_interval: 1,
+                interval_ms: 5000,
+                retry_after: true,
+                ..RateLimitConfig::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        t.get("/crm/v3/objects/contacts?limit=1").await.status(),
+        StatusCode::OK
+    );
+    let r = t.get("/crm/v3/objects/contacts?limit=1").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=5).contains(&wait));
+    t.control()
+        .set_rate_limits(
+            None,
+            RateLimitConfig {
+                enabled: false,
+                max_per_interval: 1,
+                ..RateLimitConfig::default()
+            },
+        )
+        .unwrap();
+    for _ in 0..5 {
+        assert_eq!(
+            t.get("/crm/v3/objects/contacts?limit=1").await.status(),
+            StatusCode::OK
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_optional_daily_limit_answers_daily_429s() {
+    let mut config = small_config();
+    config.rate_limits = RateLimitConfig {
+        daily_max: Some(2),
+        ..RateLimitConfig::default()
+    };
+    let t = start_with(config).await;
+    for _ in 0..2 {
+        assert_eq!(
+            t.get("/crm/v3/objects/contacts?limit=1").await.status(),
+            StatusCode::OK
+        );
+    }
+    let r = t.get("/crm/v3/objects/contacts?limit=1").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["policyName"], "DAILY");
+}
+
+#[tokio::test]
+async fn concurrency_is_counted() {
+    let t = start_with(small_config()).await;
+    t.control().set_latency(hubspot_sim::LatencyConfig {
+        default: hubspot_sim::Latency {
+            base_ms: 150,
+            jitter_ms: 0,
+        },
+        ..Default::default()
+    });
+    let started = std::time::Instant::now();
+    let calls: Vec<_> = (0..6)
+        .map(|_| t.get("/crm/v3/objects/contacts?limit=1"))
+        .collect();
+    for r in futures_util::future::join_all(calls).await {
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(150),
+        "latency applies"
+    );
+    assert_eq!(t.control().counters().max_concurrency, 6);
+}

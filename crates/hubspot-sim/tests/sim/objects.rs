@@ -1,0 +1,399 @@
+//! Objects over HTTP: list, read, batch read, URL length, names of object types, writes.
+
+use std::collections::BTreeSet;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{ids, start};
+
+#[tokio::test]
+async fn list_pages_through_every_live_record_in_id_order() {
+    let t = start().await;
+    let truth: Vec<u64> = t
+        .control()
+        .records(t.hub(), "deals", false)
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let path = match &after {
+            Some(a) => format!(
+                "/crm/v3/objects/deals?limit=7&after={}",
+                url::form_urlencoded::byte_serialize(a.as_bytes()).collect::<String>()
+            ),
+            None => "/crm/v3/objects/deals?limit=7".into(),
+        };
+        let page = t.get_json(&path, 200).await;
+        assert!(page.get("total").is_none(), "list has no total");
+        seen.extend(ids(&page["results"]));
+        match page["paging"]["next"]["after"].as_str() {
+            Some(a) => after = Some(a.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, truth);
+    assert!(seen.iter().any(|id| *id > u64::from(u32::MAX)));
+}
+
+#[tokio::test]
+async fn list_limits_and_archived_records() {
+    let t = start().await;
+    let r = t.get("/crm/v3/objects/deals?limit=101").await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["category"], "VALIDATION_ERROR");
+    t.get_json("/crm/v3/objects/deals?limit=100", 200).await;
+    assert_eq!(
+        t.get("/crm/v3/objects/deals?limit=51&propertiesWithHistory=dealstage")
+            .await
+            .status(),
+        StatusCode::BAD_REQUEST
+    );
+    let page = t
+        .get_json(
+            "/crm/v3/objects/deals?limit=50&propertiesWithHistory=dealstage",
+            200,
+        )
+        .await;
+    let first = &page["results"][0];
+    assert!(first["propertiesWithHistory"]["dealstage"][0]["timestamp"].is_string());
+
+    let archived = t
+        .get_json("/crm/v3/objects/deals?archived=true&limit=100", 200)
+        .await;
+    let truth: BTreeSet<u64> = t
+        .control()
+        .records(t.hub(), "deals", true)
+        .unwrap()
+        .iter()
+        .filter(|r| r.archived)
+        .map(|r| r.id)
+        .collect();
+    assert!(!truth.is_empty());
+    assert_eq!(
+        ids(&archived["results"])
+            .into_iter()
+            .collect::<BTreeSet<_>>(),
+        truth
+    );
+    for r in archived["results"].as_array().unwrap() {
+        assert_eq!(r["archived"], true);
+        assert!(r["archivedAt"].is_string());
+    }
+}
+
+#[tokio::test]
+async fn properties_are_comma_joined_or_repeated_and_unknown_ones_ignored() {
+    let t = start().await;
+    let a = t
+        .get_json(
+            "/crm/v3/objects/contacts?limit=3&properties=email,firstname,no_such_property",
+            200,
+        )
+        .await;
+    let b = t
+        .get_json(
+            "/crm/v3/objects/contacts?limit=3&properties=email&properties=firstname",
+            200,
+        )
+        .await;
+    assert_eq!(a["results"], b["results"]);
+    let props = a["results"][0]["properties"].as_object().unwrap();
+    let names: BTreeSet<&str> = props.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        BTreeSet::from([
+            "createdate",
+            "email",
+            "firstname",
+            "hs_object_id",
+            "lastmodifieddate"
+        ])
+    );
+    // requested properties without a value come back as null
+    let all = t
+        .get_json("/crm/v3/objects/contacts?limit=50&properties=jobtitle", 200)
+        .await;
+    assert!(
+        all["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["properties"]["jobtitle"].is_null())
+    );
+    // no properties asked: the defaults
+    let defaults = t.get_json("/crm/v3/objects/deals?limit=1", 200).await;
+    let names: BTreeSet<&str> = defaults["results"][0]["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        names,
+        BTreeSet::from([
+            "amount",
+            "closedate",
+            "createdate",
+            "dealname",
+            "dealstage",
+            "hs_lastmodifieddate",
+            "hs_object_id",
+            "pipeline"
+        ])
+    );
+}
+
+#[tokio::test]
+async fn records_mirror_their_system_properties() {
+    let t = start().await;
+    for (table, modified) in [
+        ("contacts", "lastmodifieddate"),
+        ("deals", "hs_lastmodifieddate"),
+        ("meetings", "hs_lastmodifieddate"),
+    ] {
+        let page = t
+            .get_json(&format!("/crm/v3/objects/{table}?limit=20"), 200)
+            .await;
+        for r in page["results"].as_array().unwrap() {
+            assert_eq!(r["properties"]["hs_object_id"], r["id"]);
+            assert_eq!(r["properties"][modified], r["updatedAt"], "{table}");
+            assert_eq!(r["archived"], false);
+        }
+    }
+}
+
+#[tokio::test]
+async fn object_types_answer_to_every_spelling() {
+    let t = start().await;
+    let plural = t.get_json("/crm/v3/objects/line_items?limit=5", 200).await;
+    for spelling in ["line_item", "0-8", "LINE_ITEMS"] {
+        let page = t
+            .get_json(&format!("/crm/v3/objects/{spelling}?limit=5"), 200)
+            .await;
+        assert_eq!(page["results"], plural["results"], "{spelling}");
+    }
+    let dated = t
+        .get_json("/crm/objects/2026-03/line_items?limit=5", 200)
+        .await;
+    assert_eq!(dated["results"], plural["results"]);
+    let schema = &t.get_json("/crm/v3/schemas", 200).await["results"][0];
+    let type_id = schema["objectTypeId"].as_str().unwrap().to_string();
+    let fqn = schema["fullyQualifiedName"].as_str().unwrap().to_string();
+    let cars = t
+        .get_json(
+            &format!("/crm/v3/objects/{type_id}?limit=5&properties=model"),
+            200,
+        )
+        .await;
+    assert!(!cars["results"].as_array().unwrap().is_empty());
+    for spelling in [fqn.as_str(), "p_cars"] {
+        assert_eq!(
+            t.get_json(
+                &format!("/crm/v3/objects/{spelling}?limit=5&properties=model"),
+                200
+            )
+            .await["results"],
+            cars["results"]
+        );
+    }
+    let r = t.get("/crm/v3/objects/tickets").await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("Unable to infer object type")
+    );
+}
+
+#[tokio::test]
+async fn read_one_with_404s_id_property_and_merges() {
+    let t = start().await;
+    let contact = t
+        .control()
+        .records(t.hub(), "contacts", false)
+        .unwrap()
+        .into_iter()
+        .find(|r| r.properties.contains_key("email"))
+        .unwrap();
+    let one = t
+        .get_json(&format!("/crm/v3/objects/contacts/{}", contact.id), 200)
+        .await;
+    assert_eq!(one["id"], contact.id.to_string());
+    let by_email = t
+        .get_json(
+            &format!(
+                "/crm/v3/objects/contacts/{}?idProperty=email",
+                contact.properties["email"]
+            ),
+            200,
+        )
+        .await;
+    assert_eq!(by_email["id"], contact.id.to_string());
+
+    let r = t.get("/crm/v3/objects/contacts/123").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["category"], "OBJECT_NOT_FOUND");
+
+    let archived = t
+        .control()
+        .records(t.hub(), "contacts", true)
+        .unwrap()
+        .into_iter()
+        .find(|r| r.archived)
+        .unwrap();
+    assert_eq!(
+        t.get(&format!("/crm/v3/objects/contacts/{}", archived.id))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    let found = t
+        .get_json(
+            &format!("/crm/v3/objects/contacts/{}?archived=true", archived.id),
+            200,
+        )
+        .await;
+    assert_eq!(found["archived"], true);
+
+    let merged = t.control().merged_ids(t.hub(), "contacts").unwrap();
+    let (old, survivor) = merged.iter().next().unwrap();
+    let read = t
+        .get_json(
+            &format!("/crm/v3/objects/contacts/{old}?properties=hs_merged_object_ids"),
+            200,
+        )
+        .await;
+    assert_eq!(read["id"], survivor.to_string());
+    assert!(
+        read["properties"]["hs_merged_object_ids"]
+            .as_str()
+            .unwrap()
+            .split(';')
+            .any(|id| id == old.to_string())
+    );
+}
+
+#[tokio::test]
+async fn batch_read_reports_missing_ids_with_207() {
+    let t = start().await;
+    let truth = t.control().records(t.hub(), "companies", false).unwrap();
+    let (old, survivor) = t
+        .control()
+        .merged_ids(t.hub(), "companies")
+        .unwrap()
+        .into_iter()
+        .next()
+        .unwrap();
+    let inputs = json!([{"id": truth[0].id.to_string()}, {"id": truth[1].id.to_string()}, {"id": "999"}, {"id": old.to_string()}]);
+    let body = t
+        .post_json(
+            "/crm/v3/objects/companies/batch/read",
+            &json!({"inputs": inputs, "properties": ["name"]}),
+            207,
+        )
+        .await;
+    assert_eq!(body["status"], "COMPLETE");
+    assert_eq!(body["numErrors"], 1);
+    assert_eq!(body["errors"][0]["category"], "OBJECT_NOT_FOUND");
+    assert_eq!(body["errors"][0]["context"]["ids"], json!(["999"]));
+    let got: BTreeSet<u64> = ids(&body["results"]).into_iter().collect();
+    assert_eq!(got, BTreeSet::from([truth[0].id, truth[1].id, survivor]));
+
+    let all_found = t
+        .post_json(
+            "/crm/v3/objects/companies/batch/read",
+            &json!({"inputs": [{"id": truth[0].id.to_string()}]}),
+            200,
+        )
+        .await;
+    assert!(all_found.get("errors").is_none());
+
+    let too_many: Vec<Value> = (0..101).map(|i| json!({"id": i.to_string()})).collect();
+    let r = t
+        .post(
+            "/crm/v3/objects/companies/batch/read",
+            &json!({"inputs": too_many}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = t
+        .post("/crm/v3/objects/companies/batch/read", &json!({"nope": 1}))
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn long_urls_answer_414() {
+    let t = start().await;
+    let names: Vec<String> = (0..600).map(|i| format!("hs_property_name_{i}")).collect();
+    let r = t
+        .get(&format!(
+            "/crm/v3/objects/deals?properties={}",
+            names.join(",")
+        ))
+        .await;
+    assert_eq!(r.status(), StatusCode::URI_TOO_LONG);
+    let short = names[..100].join(",");
+    assert_eq!(
+        t.get(&format!("/crm/v3/objects/deals?properties={short}"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn writes_are_refused_as_for_an_app_without_write_scopes() {
+    let t = start().await;
+    let before = t.control().counters().refused_writes;
+    let r = t
+        .post(
+            "/crm/v3/objects/deals",
+            &json!({"properties": {"dealname": "x"}}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["category"], "MISSING_SCOPES");
+    assert_eq!(
+        body["errors"][0]["context"]["requiredGranularScopes"][0],
+        "crm.objects.deals.write"
+    );
+    let r = t
+        .request(
+            reqwest::Method::PATCH,
+            "/crm/v3/objects/contacts/1",
+            Some(&json!({"properties": {}})),
+            &t.token,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = t
+        .request(
+            reqwest::Method::DELETE,
+            "/crm/v3/objects/contacts/1",
+            None,
+            &t.token,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = t
+        .post(
+            "/crm/v4/associations/deals/companies/batch/create",
+            &json!({"inputs": []}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(t.control().counters().refused_writes, before + 4);
+    // reads by POST are not writes
+    t.post_json("/crm/v3/objects/deals/search", &json!({}), 200)
+        .await;
+}
