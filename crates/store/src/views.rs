@@ -1,0 +1,316 @@
+//! Typed views, one schema per connection (`hubspot_<hub_id>` by default): one view per
+//! table named after it, plus `owners` and `associations`.
+//!
+//! A table's view has `id`, one typed column per live field (named by
+//! `PropertyName::column_name()`), then `_deleted_at`, `_modified_at`, `_created_at`,
+//! `_synced_at` and `_unparsed`. Views are dropped and created again in one
+//! transaction, so a reader sees the old view or the new one, never a half-built one.
+//!
+//! View bodies cannot take bind parameters, so names are written into the SQL text;
+//! see [`crate::names`] for why that is safe. Each cast is guarded by the JSON type (or
+//! the canonical text shape for dates): `values` holds only parsed values for the
+//! field's type when they were written, but a retyped field still has rows written
+//! under its old type until they sync again, and one bad row must not break every
+//! query on the view.
+
+use std::collections::BTreeSet;
+
+use hubsync_core::{ConnectionId, SqlType, TableName};
+use sqlx::{Connection as _, Executor as _, PgConnection};
+use uuid::Uuid;
+
+use crate::associations::parse_table;
+use crate::error::{Error, Result};
+use crate::names::{SchemaName, quote_ident, quote_literal};
+
+/// The system columns every table view ends with.
+pub const SYSTEM_COLUMNS: &[&str] = &[
+    "_deleted_at",
+    "_modified_at",
+    "_created_at",
+    "_synced_at",
+    "_unparsed",
+];
+
+/// The preferred names of the two helper views; a table with one of these names keeps
+/// it, and the helper view then takes the name with a leading `_`.
+pub const OWNERS_VIEW: &str = "owners";
+pub const ASSOCIATIONS_VIEW: &str = "associations";
+
+/// What [`rebuild_views`] created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewReport {
+    pub schema: SchemaName,
+    /// Every view (re)created, tables first.
+    pub views: Vec<String>,
+    /// Fields left out of a view because their column name is taken by a column of
+    /// ours (`id` or a system column): (table, property).
+    pub skipped_columns: Vec<(TableName, String)>,
+}
+
+/// Locks the connection (so concurrent rebuilds take turns) and returns its schema.
+async fn lock_connection(
+    conn: &mut PgConnection,
+    connection_id: ConnectionId,
+) -> Result<SchemaName> {
+    let schema: Option<String> = sqlx::query_scalar(
+        "SELECT schema_name FROM hubsync.connections WHERE id = $1 FOR NO KEY UPDATE",
+    )
+    .bind(connection_id.as_uuid())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let schema = schema.ok_or_else(|| Error::ConnectionNotFound(connection_id.to_string()))?;
+    SchemaName::parse(&schema).map_err(|error| Error::corrupt("schema name", error))
+}
+
+/// Rebuilds every view of a connection (its tables', `owners`, `associations`) in one
+/// transaction, creating the schema if needed.
+pub async fn rebuild_views(
+    conn: &mut PgConnection,
+    connection_id: ConnectionId,
+) -> Result<ViewReport> {
+    let mut tx = conn.begin().await?;
+    let schema = lock_connection(&mut tx, connection_id).await?;
+    tx.execute(sqlx::AssertSqlSafe(format!(
+        "CREATE SCHEMA IF NOT EXISTS {}",
+        quote_ident(schema.as_str())
+    )))
+    .await?;
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name FROM hubsync.tables WHERE connection_id = $1 ORDER BY table_name",
+    )
+    .bind(connection_id.as_uuid())
+    .fetch_all(&mut *tx)
+    .await?;
+    let tables = names
+        .iter()
+        .map(|name| parse_table(name))
+        .collect::<Result<Vec<TableName>>>()?;
+
+    let mut report = ViewReport {
+        schema: schema.clone(),
+        views: Vec::new(),
+        skipped_columns: Vec::new(),
+    };
+    for table in &tables {
+        let skipped = create_table_view(&mut tx, connection_id, &schema, table).await?;
+        report.views.push(table.to_string());
+        report.skipped_columns.extend(
+            skipped
+                .into_iter()
+                .map(|property| (table.clone(), property)),
+        );
+    }
+    let taken: BTreeSet<&str> = tables.iter().map(|t| t.as_str()).collect();
+    let owners = helper_view_name(OWNERS_VIEW, &taken);
+    let associations = helper_view_name(ASSOCIATIONS_VIEW, &taken);
+    replace_view(&mut tx, &schema, &owners, &owners_view_body(connection_id)).await?;
+    replace_view(
+        &mut tx,
+        &schema,
+        &associations,
+        &associations_view_body(connection_id),
+    )
+    .await?;
+    report.views.push(owners);
+    report.views.push(associations);
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// Rebuilds the view of one table (after its fields changed), in one transaction.
+/// Returns the properties left out because their column name is one of ours.
+pub async fn rebuild_table_view(
+    conn: &mut PgConnection,
+    connection_id: ConnectionId,
+    table: &TableName,
+) -> Result<Vec<String>> {
+    let mut tx = conn.begin().await?;
+    let schema = lock_connection(&mut tx, connection_id).await?;
+    tx.execute(sqlx::AssertSqlSafe(format!(
+        "CREATE SCHEMA IF NOT EXISTS {}",
+        quote_ident(schema.as_str())
+    )))
+    .await?;
+    let skipped = create_table_view(&mut tx, connection_id, &schema, table).await?;
+    tx.commit().await?;
+    Ok(skipped)
+}
+
+fn helper_view_name(preferred: &str, tables: &BTreeSet<&str>) -> String {
+    if tables.contains(preferred) {
+        format!("_{preferred}")
+    } else {
+        preferred.to_owned()
+    }
+}
+
+async fn replace_view(
+    conn: &mut PgConnection,
+    schema: &SchemaName,
+    view: &str,
+    body: &str,
+) -> Result<()> {
+    let qualified = format!("{}.{}", quote_ident(schema.as_str()), quote_ident(view));
+    // No CASCADE: a user's own view on top of ours must not vanish silently; the
+    // rebuild fails instead and says which object depends on it.
+    conn.execute(sqlx::AssertSqlSafe(format!(
+        "DROP VIEW IF EXISTS {qualified}; CREATE VIEW {qualified} AS {body}"
+    )))
+    .await?;
+    Ok(())
+}
+
+async fn create_table_view(
+    conn: &mut PgConnection,
+    connection_id: ConnectionId,
+    schema: &SchemaName,
+    table: &TableName,
+) -> Result<Vec<String>> {
+    let fields: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT property_name, column_name, sql_type FROM hubsync.fields
+         WHERE connection_id = $1 AND table_name = $2 AND archived_at IS NULL
+         ORDER BY column_name",
+    )
+    .bind(connection_id.as_uuid())
+    .bind(table.as_str())
+    .fetch_all(&mut *conn)
+    .await?;
+
+    let mut columns = vec!["r.id".to_owned()];
+    let mut used: BTreeSet<String> = SYSTEM_COLUMNS.iter().map(|c| (*c).to_owned()).collect();
+    used.insert("id".to_owned());
+    let mut skipped = Vec::new();
+    for (property, column, sql_type) in fields {
+        // Stored names passed core's whitelists on the way in; re-check, since they
+        // are about to become SQL text.
+        let property = hubsync_core::PropertyName::parse(&property)
+            .map_err(|error| Error::corrupt("property name", error))?;
+        if column != property.column_name() {
+            return Err(Error::corrupt(
+                "column name",
+                format!("{column:?} is not the column of {property}"),
+            ));
+        }
+        if !used.insert(column.clone()) {
+            tracing::warn!(
+                table = %table,
+                property = %property,
+                "property left out of the view: its column name is one of ours"
+            );
+            skipped.push(property.to_string());
+            continue;
+        }
+        let sql_type = parse_sql_type(&sql_type)?;
+        columns.push(format!(
+            "{} AS {}",
+            typed_value(property.as_str(), sql_type),
+            quote_ident(&column)
+        ));
+    }
+    columns.extend([
+        "r.deleted_at AS _deleted_at".to_owned(),
+        "r.modified_at AS _modified_at".to_owned(),
+        "r.created_at AS _created_at".to_owned(),
+        "r.synced_at AS _synced_at".to_owned(),
+        "r.unparsed AS _unparsed".to_owned(),
+    ]);
+    let body = format!(
+        "SELECT {}\nFROM hubsync.records r\nWHERE r.connection_id = {} AND r.table_name = {}",
+        columns.join(",\n       "),
+        uuid_literal(connection_id.as_uuid()),
+        quote_literal(table.as_str()),
+    );
+    replace_view(conn, schema, table.as_str(), &body).await?;
+    Ok(skipped)
+}
+
+fn parse_sql_type(text: &str) -> Result<SqlType> {
+    [
+        SqlType::Numeric,
+        SqlType::Text,
+        SqlType::TextArray,
+        SqlType::Boolean,
+        SqlType::Date,
+        SqlType::Timestamptz,
+    ]
+    .into_iter()
+    .find(|sql_type| sql_type.as_sql() == text)
+    .ok_or_else(|| Error::corrupt("sql type", text))
+}
+
+/// The typed expression of one property of `r.values`.
+fn typed_value(property: &str, sql_type: SqlType) -> String {
+    let key = quote_literal(property);
+    let json = format!("r.values -> {key}");
+    let text = format!("(r.values ->> {key})");
+    match sql_type {
+        SqlType::Text => text,
+        SqlType::Numeric | SqlType::Boolean => format!(
+            "CASE WHEN jsonb_typeof({json}) = '{}' THEN {text}::{} END",
+            sql_type.json_type(),
+            sql_type.as_sql()
+        ),
+        SqlType::TextArray => format!(
+            "CASE WHEN jsonb_typeof({json}) = 'array' THEN ARRAY(SELECT e.value FROM \
+             jsonb_array_elements_text({json}) WITH ORDINALITY AS e(value, n) ORDER BY e.n) END"
+        ),
+        // Core writes `YYYY-MM-DD`.
+        SqlType::Date => {
+            format!("CASE WHEN {text} ~ '^\\d{{4}}-\\d{{2}}-\\d{{2}}$' THEN {text}::date END")
+        }
+        // Core writes RFC 3339 UTC with milliseconds; any RFC 3339 offset is accepted.
+        SqlType::Timestamptz => format!(
+            "CASE WHEN {text} ~ '^\\d{{4}}-\\d{{2}}-\\d{{2}}T\\d{{2}}:\\d{{2}}:\\d{{2}}(\\.\\d+)?(Z|[+-]\\d{{2}}:\\d{{2}})$' \
+             THEN {text}::timestamptz END"
+        ),
+    }
+}
+
+fn uuid_literal(id: Uuid) -> String {
+    // A UUID's text form is hex digits and dashes.
+    format!("{}::uuid", quote_literal(&id.to_string()))
+}
+
+fn owners_view_body(connection_id: ConnectionId) -> String {
+    format!(
+        "SELECT o.id, o.label AS name, o.email, o.first_name, o.last_name, o.user_id,
+       o.user_id_including_inactive, o.owner_type AS type, o.archived, o.teams,
+       o.created_at, o.updated_at, o.synced_at AS _synced_at
+FROM hubsync.owners o
+WHERE o.connection_id = {}",
+        uuid_literal(connection_id.as_uuid())
+    )
+}
+
+fn associations_view_body(connection_id: ConnectionId) -> String {
+    format!(
+        "SELECT a.from_table, a.from_id, a.to_table, a.to_id, a.type_id, a.category, a.label,
+       a.synced_at AS _synced_at
+FROM hubsync.associations a
+WHERE a.connection_id = {}",
+        uuid_literal(connection_id.as_uuid())
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn casts_are_guarded_by_json_type() {
+        assert_eq!(
+            typed_value("amount", SqlType::Numeric),
+            "CASE WHEN jsonb_typeof(r.values -> 'amount') = 'number' THEN (r.values ->> 'amount')::numeric END"
+        );
+        assert_eq!(typed_value("x", SqlType::Text), "(r.values ->> 'x')");
+        assert!(typed_value("d", SqlType::Date).contains("::date"));
+    }
+
+    #[test]
+    fn helper_views_yield_to_tables() {
+        let tables: BTreeSet<&str> = ["deals", "owners"].into_iter().collect();
+        assert_eq!(helper_view_name(OWNERS_VIEW, &tables), "_owners");
+        assert_eq!(helper_view_name(ASSOCIATIONS_VIEW, &tables), "associations");
+    }
+}

@@ -1,0 +1,369 @@
+use chrono::{DateTime, NaiveDate, Utc};
+use hubsync_core::metadata::Owner;
+use hubsync_core::{ConnectionId, Field, FieldType, TableName, parse_record};
+use hubsync_store::{
+    AssociationRow, Error, RecordRow, rebuild_table_view, rebuild_views, replace_associations,
+    replace_fields, replace_owners, upsert_records,
+};
+use serde_json::{Map, Value, json};
+use sqlx::{PgConnection, PgPool, Row};
+
+use crate::common::{TestResult, at, connection_with_tables, field, spec};
+
+/// Column name → data type of a view, in column order.
+async fn view_columns(conn: &mut PgConnection, schema: &str, view: &str) -> Vec<(String, String)> {
+    sqlx::query_as(
+        "SELECT column_name::text, data_type::text FROM information_schema.columns
+         WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position",
+    )
+    .bind(schema)
+    .bind(view)
+    .fetch_all(conn)
+    .await
+    .unwrap()
+}
+
+async fn write(
+    conn: &mut PgConnection,
+    connection_id: ConnectionId,
+    fields: &[Field],
+    id: u64,
+    modified_ms: i64,
+    raw: Value,
+) {
+    let raw: Map<String, Value> = serde_json::from_value(raw).unwrap();
+    let parsed = parse_record(|name| fields.iter().find(|f| f.name.as_str() == name), &raw);
+    let row = RecordRow::from_parsed(&spec(&TableName::DEALS), id, parsed, at(modified_ms), None);
+    upsert_records(conn, connection_id, &TableName::DEALS, None, &[row])
+        .await
+        .unwrap();
+}
+
+fn deal_fields() -> Vec<Field> {
+    vec![
+        field("amount", FieldType::Number, "number", false),
+        field("is_won", FieldType::Bool, "bool", false),
+        field("closedate", FieldType::Date, "date", false),
+        field("hs_lastmodifieddate", FieldType::Date, "datetime", false),
+        field("dealname", FieldType::String, "string", false),
+        field("tags", FieldType::Picklist, "enumeration", true),
+    ]
+}
+
+#[sqlx::test(migrator = "hubsync_store::MIGRATOR")]
+async fn views_give_typed_columns_and_keep_unparsed_text(pool: PgPool) -> TestResult {
+    let mut conn = pool.acquire().await?;
+    let c = connection_with_tables(&mut conn, 42).await;
+    let fields = deal_fields();
+    replace_fields(&mut conn, c.id, &TableName::DEALS, &fields, &[]).await?;
+    write(
+        &mut conn,
+        c.id,
+        &fields,
+        1,
+        5_000,
+        json!({
+            "amount": "1234.5", "is_won": "true", "closedate": "2024-02-29",
+            "hs_lastmodifieddate": "2024-03-01T10:11:12.345Z", "dealname": "Big",
+            "tags": "a;b;c",
+        }),
+    )
+    .await;
+    write(
+        &mut conn,
+        c.id,
+        &fields,
+        2,
+        5_000,
+        json!({
+            "amount": "N/A", "is_won": "", "closedate": "2024-02-30", "dealname": "Odd",
+        }),
+    )
+    .await;
+
+    let report = rebuild_views(&mut conn, c.id).await?;
+    assert_eq!(report.schema.as_str(), "hubspot_42");
+    assert!(report.views.iter().any(|v| v == "deals"));
+    assert!(report.views.iter().any(|v| v == "owners"));
+    assert!(report.views.iter().any(|v| v == "associations"));
+
+    let columns = view_columns(&mut conn, "hubspot_42", "deals").await;
+    let expected: Vec<(&str, &str)> = vec![
+        ("id", "bigint"),
+        ("amount", "numeric"),
+        ("closedate", "date"),
+        ("dealname", "text"),
+        ("hs_lastmodifieddate", "timestamp with time zone"),
+        ("is_won", "boolean"),
+        ("tags", "ARRAY"),
+        ("_deleted_at", "timestamp with time zone"),
+        ("_modified_at", "timestamp with time zone"),
+        ("_created_at", "timestamp with time zone"),
+        ("_synced_at", "timestamp with time zone"),
+        ("_unparsed", "jsonb"),
+    ];
+    let got: Vec<(&str, &str)> = columns
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_str()))
+        .collect();
+    assert_eq!(got, expected);
+
+    let row = sqlx::query(
+        "SELECT amount::text AS amount, is_won, closedate, hs_lastmodifieddate, dealname, tags,
+                _unparsed,
+                _modified_at, _deleted_at
+         FROM hubspot_42.deals WHERE id = 1",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    assert_eq!(row.get::<String, _>("amount"), "1234.5");
+    assert!(row.get::<bool, _>("is_won"));
+    assert_eq!(
+        row.get::<NaiveDate, _>("closedate"),
+        NaiveDate::from_ymd_opt(2024, 2, 29).unwrap()
+    );
+    assert_eq!(
+        row.get::<DateTime<Utc>, _>("hs_lastmodifieddate"),
+        "2024-03-01T10:11:12.345Z".parse::<DateTime<Utc>>()?
+    );
+    assert_eq!(row.get::<String, _>("dealname"), "Big");
+    assert_eq!(row.get::<Vec<String>, _>("tags"), vec!["a", "b", "c"]);
+    assert_eq!(row.get::<Value, _>("_unparsed"), json!({}));
+    assert_eq!(row.get::<DateTime<Utc>, _>("_modified_at"), at(5_000));
+    assert_eq!(row.get::<Option<DateTime<Utc>>, _>("_deleted_at"), None);
+
+    // Values that did not parse: NULL in their typed column, raw text in _unparsed.
+    let row = sqlx::query(
+        "SELECT amount::text AS amount, is_won, closedate, tags, _unparsed
+         FROM hubspot_42.deals WHERE id = 2",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    assert_eq!(row.get::<Option<String>, _>("amount"), None);
+    assert_eq!(row.get::<Option<bool>, _>("is_won"), None);
+    assert_eq!(row.get::<Option<NaiveDate>, _>("closedate"), None);
+    assert_eq!(row.get::<Option<Vec<String>>, _>("tags"), None);
+    assert_eq!(
+        row.get::<Value, _>("_unparsed"),
+        json!({"amount": "N/A", "closedate": "2024-02-30"})
+    );
+
+    // A connection's view shows only its own records.
+    let other = connection_with_tables(&mut conn, 43).await;
+    write(
+        &mut conn,
+        other.id,
+        &fields,
+        1,
+        5_000,
+        json!({"amount": "1"}),
+    )
+    .await;
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM hubspot_42.deals")
+        .fetch_one(&mut *conn)
+        .await?;
+    assert_eq!(count, 2);
+    Ok(())
+}
+
+#[sqlx::test(migrator = "hubsync_store::MIGRATOR")]
+async fn views_follow_field_drift(pool: PgPool) -> TestResult {
+    let mut conn = pool.acquire().await?;
+    let c = connection_with_tables(&mut conn, 7).await;
+    let deals = TableName::DEALS;
+    let mut fields = vec![
+        field("amount", FieldType::Number, "number", false),
+        field("score", FieldType::String, "string", false),
+    ];
+    replace_fields(&mut conn, c.id, &deals, &fields, &[]).await?;
+    write(
+        &mut conn,
+        c.id,
+        &fields,
+        1,
+        5_000,
+        json!({"amount": "10", "score": "high"}),
+    )
+    .await;
+    rebuild_views(&mut conn, c.id).await?;
+
+    // A property appears, one vanishes, one changes type.
+    fields.retain(|f| f.name.as_str() != "amount");
+    fields[0] = field("score", FieldType::Number, "number", false);
+    fields.push(field("region", FieldType::String, "string", false));
+    let changes = replace_fields(&mut conn, c.id, &deals, &fields, &[]).await?;
+    assert!(changes.view_changed());
+    let skipped = rebuild_table_view(&mut conn, c.id, &deals).await?;
+    assert!(skipped.is_empty());
+    let names: Vec<String> = view_columns(&mut conn, "hubspot_7", "deals")
+        .await
+        .into_iter()
+        .filter(|(name, _)| !name.starts_with('_'))
+        .map(|(name, data_type)| format!("{name}:{data_type}"))
+        .collect();
+    assert_eq!(names, vec!["id:bigint", "region:text", "score:numeric"]);
+
+    // The old row still holds text where a number is now expected: NULL, not an error.
+    write(
+        &mut conn,
+        c.id,
+        &fields,
+        2,
+        5_000,
+        json!({"score": "42", "region": "EU"}),
+    )
+    .await;
+    // `score + 0` proves the column is numeric, not text that looks like a number.
+    let rows: Vec<(i64, Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT id, (score + 0)::text, region FROM hubspot_7.deals ORDER BY id")
+            .fetch_all(&mut *conn)
+            .await?;
+    assert_eq!(
+        rows,
+        vec![
+            (1, None, None),
+            (2, Some("42".to_owned()), Some("EU".to_owned()))
+        ]
+    );
+    Ok(())
+}
+
+#[sqlx::test(migrator = "hubsync_store::MIGRATOR")]
+async fn long_property_names_become_unique_short_columns(pool: PgPool) -> TestResult {
+    let mut conn = pool.acquire().await?;
+    let c = connection_with_tables(&mut conn, 8).await;
+    let long_a = "hs_analytics_last_touch_converting_campaign_timestamp_latest_value_81a64e30";
+    let long_b = "hs_analytics_last_touch_converting_campaign_timestamp_latest_value_99999999";
+    let fields = vec![
+        field(long_a, FieldType::String, "string", false),
+        field(long_b, FieldType::String, "string", false),
+    ];
+    replace_fields(&mut conn, c.id, &TableName::DEALS, &fields, &[]).await?;
+    write(
+        &mut conn,
+        c.id,
+        &fields,
+        1,
+        5_000,
+        json!({long_a: "a", long_b: "b"}),
+    )
+    .await;
+    rebuild_views(&mut conn, c.id).await?;
+
+    let column_a = fields[0].name.column_name().into_owned();
+    let column_b = fields[1].name.column_name().into_owned();
+    assert!(column_a.len() <= 63 && column_b.len() <= 63);
+    assert_ne!(column_a, column_b);
+    let columns: Vec<String> = view_columns(&mut conn, "hubspot_8", "deals")
+        .await
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert!(
+        columns.contains(&column_a) && columns.contains(&column_b),
+        "{columns:?}"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT \"{column_a}\" AS a, \"{column_b}\" AS b FROM hubspot_8.deals"
+    )))
+    .fetch_one(&mut *conn)
+    .await?;
+    assert_eq!(
+        (row.get::<String, _>("a"), row.get::<String, _>("b")),
+        ("a".to_owned(), "b".to_owned())
+    );
+    Ok(())
+}
+
+#[sqlx::test(migrator = "hubsync_store::MIGRATOR")]
+async fn owners_and_associations_views_and_reserved_columns(pool: PgPool) -> TestResult {
+    let mut conn = pool.acquire().await?;
+    let c = connection_with_tables(&mut conn, 9).await;
+    let owner: Owner = serde_json::from_value(json!({
+        "id": "77", "firstName": "Ann", "lastName": "Lee", "email": "ann@example.com",
+        "archived": false, "teams": []
+    }))?;
+    replace_owners(&mut conn, c.id, &[owner]).await?;
+    replace_associations(
+        &mut conn,
+        c.id,
+        &TableName::DEALS,
+        &[1],
+        &TableName::COMPANIES,
+        &[AssociationRow {
+            from_id: 1,
+            to_id: 2,
+            type_id: 5,
+            category: "HUBSPOT_DEFINED".to_owned(),
+            label: Some("Primary".to_owned()),
+        }],
+    )
+    .await?;
+    // A property whose column would clash with one of ours is left out of the view.
+    let fields = vec![
+        field("id", FieldType::String, "string", false),
+        field("amount", FieldType::Number, "number", false),
+    ];
+    replace_fields(&mut conn, c.id, &TableName::DEALS, &fields, &[]).await?;
+    let report = rebuild_views(&mut conn, c.id).await?;
+    assert_eq!(
+        report.skipped_columns,
+        vec![(TableName::DEALS, "id".to_owned())]
+    );
+
+    let (id, name, email): (String, String, String) =
+        sqlx::query_as("SELECT id, name, email FROM hubspot_9.owners")
+            .fetch_one(&mut *conn)
+            .await?;
+    assert_eq!(
+        (id.as_str(), name.as_str(), email.as_str()),
+        ("77", "Ann Lee", "ann@example.com")
+    );
+    let (from_table, from_id, to_table, to_id, label): (String, i64, String, i64, String) =
+        sqlx::query_as(
+            "SELECT from_table, from_id, to_table, to_id, label FROM hubspot_9.associations",
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+    assert_eq!(
+        (
+            from_table.as_str(),
+            from_id,
+            to_table.as_str(),
+            to_id,
+            label.as_str()
+        ),
+        ("deals", 1, "companies", 2, "Primary")
+    );
+    Ok(())
+}
+
+#[sqlx::test(migrator = "hubsync_store::MIGRATOR")]
+async fn a_failed_rebuild_leaves_the_old_view(pool: PgPool) -> TestResult {
+    let mut conn = pool.acquire().await?;
+    let c = connection_with_tables(&mut conn, 10).await;
+    let deals = TableName::DEALS;
+    let fields = vec![field("amount", FieldType::Number, "number", false)];
+    replace_fields(&mut conn, c.id, &deals, &fields, &[]).await?;
+    rebuild_views(&mut conn, c.id).await?;
+    // A user's own view on top of ours: we refuse to drop it silently.
+    sqlx::query(
+        "CREATE VIEW hubspot_10.big_deals AS SELECT id FROM hubspot_10.deals WHERE amount > 100",
+    )
+    .execute(&mut *conn)
+    .await?;
+    let more = vec![
+        field("amount", FieldType::Number, "number", false),
+        field("region", FieldType::String, "string", false),
+    ];
+    replace_fields(&mut conn, c.id, &deals, &more, &[]).await?;
+    let error = rebuild_table_view(&mut conn, c.id, &deals)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Database(_)), "{error:?}");
+    assert_eq!(error.sqlstate().as_deref(), Some("2BP01"));
+    let columns = view_columns(&mut conn, "hubspot_10", "deals").await;
+    assert!(columns.iter().any(|(name, _)| name == "amount"));
+    assert!(!columns.iter().any(|(name, _)| name == "region"));
+    Ok(())
+}
