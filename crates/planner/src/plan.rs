@@ -160,7 +160,20 @@ pub async fn plan(
                 report.skipped.push(SkippedTable { table: name, reason });
                 continue;
             }
-            match start_run(context, table, request.kind).await? {
+            let mut planned = start_run(context, table, request.kind).await?;
+            if matches!(planned, Planned::Outdated) {
+                // The watermark moved back while we planned (an ops reset): plan again
+                // from the current one, once.
+                let mut db = context.pool.acquire().await.map_err(hubsync_store::Error::from)?;
+                let current = tables::require_table(&mut db, connection.id, &name).await?;
+                drop(db);
+                planned = start_run(context, &current, request.kind).await?;
+            }
+            match planned {
+                Planned::Outdated => report.skipped.push(SkippedTable {
+                    table: name,
+                    reason: "its watermark changed twice while planning; plan it again".to_owned(),
+                }),
                 Planned::Started(run) => report.started.push(run),
                 Planned::Skipped(reason) => report.skipped.push(SkippedTable { table: name, reason }),
                 Planned::Refused(refused) => {
@@ -202,6 +215,8 @@ fn skip_reason(table: &StoredTable, metadata: &MetadataReport) -> Option<String>
 
 enum Planned {
     Started(StartedRun),
+    /// The table's watermark moved back since it was read.
+    Outdated,
     Skipped(String),
     Refused(RefusedTable),
 }
@@ -258,6 +273,7 @@ async fn start_run(
                 republished,
             }));
         }
+        Err(hubsync_store::Error::PlanOutdated { .. }) => return Ok(Planned::Outdated),
         Err(error) => return Err(error.into()),
     };
     let run = &created.run;

@@ -16,6 +16,7 @@
 mod chunk;
 mod db;
 pub mod error;
+mod fetch;
 mod page;
 mod portal_clients;
 mod settings;

@@ -72,6 +72,27 @@ async fn a_chunk_delivered_twice_changes_nothing() {
     );
     assert_eq!(env.queues.dead(Route::Chunks).await, 0);
 
+    // A message nobody can read is dead-lettered at once, by the worker and by the
+    // committer alike, and blocks nothing behind it.
+    for route in [Route::Chunks, Route::Outcomes] {
+        env.broker()
+            .publisher()
+            .publish(route, "poison", b"{\"v\": 99, \"what\": \"is this\"}")
+            .await
+            .unwrap();
+    }
+    env.sync(RunKind::Full, &[TableName::TASKS], RUN_DEADLINE)
+        .await;
+    for route in [Route::Chunks, Route::Outcomes] {
+        let dead_queue = env.queues.names().dead_queue(route);
+        eventually("the poison is dead-lettered", RUN_DEADLINE, || async {
+            (env.queues.ready(&dead_queue).await == 1).then_some(())
+        })
+        .await;
+        let dead = env.queues.take_one(&dead_queue).await.expect("the poison");
+        assert!(String::from_utf8_lossy(&dead).contains("is this"));
+    }
+
     worker.stop().await.unwrap();
     committer.stop().await.unwrap();
     env.finish().await;
@@ -79,27 +100,8 @@ async fn a_chunk_delivered_twice_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_worker_killed_mid_chunk_leaves_it_to_another_and_the_watermark_advances_once() {
-    let mut options = EnvOptions::default();
-    options.sim = SimConfig {
-        records_per_table: 240,
-        ..options.sim
-    };
-    options.planner.initial_chunks = 1;
-    options.worker.page_size = 20;
-    options.worker.concurrency = 1;
-    options.worker.split_threshold = 100_000;
-    let env = Env::start(options).await;
-    // Slow searches, so the kill lands while the chunk is between or inside pages.
-    env.control().set_latency(LatencyConfig {
-        default: Latency::default(),
-        families: BTreeMap::from([(
-            EndpointFamily::Search,
-            Latency {
-                base_ms: 120,
-                jitter_ms: 60,
-            },
-        )]),
-    });
+    let env = Env::start(slow_search_options()).await;
+    slow_down_search(&env);
     let committer = env.start_committer();
     let doomed = env.start_worker("doomed");
 
@@ -212,6 +214,99 @@ async fn a_worker_killed_mid_chunk_leaves_it_to_another_and_the_watermark_advanc
     );
 
     survivor.stop().await.unwrap();
+    committer.stop().await.unwrap();
+    env.finish().await;
+}
+
+fn slow_search_options() -> EnvOptions {
+    let mut options = EnvOptions::default();
+    options.sim = SimConfig {
+        records_per_table: 240,
+        ..options.sim
+    };
+    options.planner.initial_chunks = 1;
+    options.worker.page_size = 20;
+    options.worker.concurrency = 1;
+    options.worker.split_threshold = 100_000;
+    options
+}
+
+/// Slow searches, so that a stop or a kill lands while a chunk is between or inside
+/// pages.
+fn slow_down_search(env: &Env) {
+    env.control().set_latency(LatencyConfig {
+        default: Latency::default(),
+        families: BTreeMap::from([(
+            EndpointFamily::Search,
+            Latency {
+                base_ms: 120,
+                jitter_ms: 60,
+            },
+        )]),
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_stopped_mid_chunk_commits_its_page_and_another_resumes_from_the_cursor() {
+    let env = Env::start(slow_search_options()).await;
+    slow_down_search(&env);
+    let committer = env.start_committer();
+    let leaving = env.start_worker("leaving");
+
+    let report = env.plan(RunKind::Full, &[TableName::CONTACTS]).await;
+    let run_id = report.started[0].run_id;
+    eventually("the chunk is under way", RUN_DEADLINE, || async {
+        (chunks_of(&env, run_id).await[0].pages >= 2).then_some(())
+    })
+    .await;
+    let asked = tokio::time::Instant::now();
+    leaving
+        .stop()
+        .await
+        .expect("a graceful stop is not an error");
+    assert!(
+        asked.elapsed() < Duration::from_secs(env.worker.shutdown_grace_secs),
+        "stopped within the grace period"
+    );
+    let stopped = chunks_of(&env, run_id).await.remove(0);
+    assert_eq!(
+        stopped.state,
+        ChunkState::Running,
+        "left unfinished for another worker"
+    );
+    // Whole pages only: the page in flight was committed with its progress, not cut.
+    assert_eq!(stopped.records, stopped.pages * 20);
+    assert!(stopped.cursor.is_some());
+
+    let successor = env.start_worker("successor");
+    let progress = env.wait_for_runs(&[run_id], RUN_DEADLINE).await;
+    assert_eq!(progress[0].status, RunStatus::Succeeded, "{progress:?}");
+    let chunk = chunks_of(&env, run_id).await.remove(0);
+    assert_eq!(chunk.worker_id.as_deref(), Some("successor"));
+    assert_eq!(chunk.attempts, 2);
+    let contacts = env
+        .control()
+        .records(env.hub_id, "contacts", false)
+        .unwrap();
+    assert_eq!(
+        chunk.records,
+        contacts.len() as u64,
+        "resumed from the cursor"
+    );
+    let searched = env
+        .control()
+        .portal_counters(env.hub_id)
+        .unwrap()
+        .records_of("contacts", "search");
+    // Only the page prefetched before the stop was read twice.
+    assert!(
+        searched <= contacts.len() as u64 + 20,
+        "{searched} for {}",
+        contacts.len()
+    );
+    compare::assert_matches_portal(&env, Some(&[TableName::CONTACTS])).await;
+
+    successor.stop().await.unwrap();
     committer.stop().await.unwrap();
     env.finish().await;
 }

@@ -175,3 +175,58 @@ async fn a_connection_without_the_optional_scopes_syncs_the_rest_and_says_why() 
 
     env.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_uninstalled_app_marks_the_connection_for_reconnect_and_plans_nothing() {
+    let env = Env::start(EnvOptions::default()).await;
+    env.control().uninstall(env.hub_id).unwrap();
+
+    let planned = hubsync_planner::plan(
+        &env.planner_context(),
+        hubsync_planner::SyncRequest {
+            connection: hubsync_store::ConnectionRef::HubId(env.hub_id),
+            kind: RunKind::Full,
+            tables: Vec::new(),
+        },
+    )
+    .await;
+    let error = planned.expect_err("a dead refresh token stops the plan");
+    assert!(
+        matches!(error, hubsync_planner::PlanError::ReconnectRequired { .. }),
+        "{error:?}"
+    );
+    let mut db = env.pool().acquire().await.unwrap();
+    let connection = hubsync_store::get_connection(&mut db, env.connection_id)
+        .await
+        .unwrap()
+        .expect("connection");
+    assert_eq!(
+        connection.status,
+        hubsync_store::ConnectionStatus::ReconnectRequired
+    );
+    assert!(connection.status_reason.is_some());
+    let runs = hubsync_store::list_recent_runs(&mut db, Some(env.connection_id), 10)
+        .await
+        .unwrap();
+    assert!(runs.is_empty(), "nothing planned: {runs:?}");
+    drop(db);
+
+    // The next plan is refused before anything is asked of HubSpot.
+    let again = hubsync_planner::plan(
+        &env.planner_context(),
+        hubsync_planner::SyncRequest {
+            connection: hubsync_store::ConnectionRef::Id(env.connection_id),
+            kind: RunKind::Full,
+            tables: Vec::new(),
+        },
+    )
+    .await;
+    assert!(
+        matches!(
+            again,
+            Err(hubsync_planner::PlanError::ConnectionNotActive { .. })
+        ),
+        "{again:?}"
+    );
+    env.finish().await;
+}
