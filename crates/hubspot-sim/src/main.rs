@@ -192,3 +192,46 @@ async fn wait_for_signal() {
         let _ = ctrl_c.await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_config_file() {
+        let path =
+            std::env::temp_dir().join(format!("hubspot-sim-config-{}.json", std::process::id()));
+        std::fs::write(
+            &path,
+            r#"{"seed": 9, "records_per_table": 10, "latency": {"families": {"search": {"base_ms": 200, "jitter_ms": 50}}},
+                "faults": {"script": [{"family": "list", "count": 2, "fault": {"kind": "status", "status": 503}}]}}"#,
+        )
+        .unwrap();
+        let args = Args::parse_from([
+            "hubspot-sim",
+            "--config",
+            path.to_str().unwrap(),
+            "--seed",
+            "3",
+            "--no-rate-limit",
+            "--fault-rate",
+            "0.1",
+        ]);
+        let config = config_from(&args).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(config.seed, 3);
+        assert_eq!(config.records_per_table, 10);
+        assert!(!config.rate_limits.enabled);
+        assert_eq!(config.faults.script.len(), 1);
+        assert_eq!(config.faults.rates.len(), 4);
+        assert_eq!(
+            config
+                .latency
+                .for_family(hubspot_sim::EndpointFamily::Search)
+                .base_ms,
+            200
+        );
+        let bad = Args::parse_from(["hubspot-sim", "--fault-rate", "2"]);
+        assert!(config_from(&bad).is_err());
+    }
+}

@@ -54,7 +54,7 @@ pub const ENDPOINTS: &[&str] = &[
     "POST   /_sim/portals/{hub}/objects/{type}/merge        merge {primaryObjectId, objectIdToMerge, keepPrimaryId?}",
     "GET    /_sim/portals/{hub}/objects/{type}/{id}         one record",
     "PATCH  /_sim/portals/{hub}/objects/{type}/{id}         update {properties, modifiedAt?}",
-    "DELETE /_sim/portals/{hub}/objects/{type}/{id}         archive",
+    "DELETE /_sim/portals/{hub}/objects/{type}/{id}         archive (?archivedAt= to date it, e.g. past the 90-day bin)",
     "POST   /_sim/portals/{hub}/objects/{type}/{id}/restore restore from the recycle bin",
     "GET    /_sim/portals/{hub}/merged/{type}               merged-away id -> survivor id",
     "GET    /_sim/portals/{hub}/associations/{from}/{to}    every link with its type ids",
@@ -306,8 +306,18 @@ async fn update(
 async fn archive(
     State(s): State<Shared>,
     Path((hub, t, id)): Path<(u64, String, u64)>,
+    RawQuery(q): RawQuery,
 ) -> Result<Response> {
-    control(&s).archive_record(hub, &t, id)?;
+    let params = Params::parse(q.as_deref());
+    match params.get("archivedAt") {
+        Some(at) => {
+            let at = parse_time(&Value::from(at)).ok_or_else(|| {
+                ControlError::Invalid("archivedAt must be epoch ms or ISO-8601".into())
+            })?;
+            control(&s).archive_record_at(hub, &t, id, at)?;
+        }
+        None => control(&s).archive_record(hub, &t, id)?,
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

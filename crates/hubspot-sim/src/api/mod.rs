@@ -7,6 +7,7 @@ mod gate;
 mod metadata;
 mod oauth;
 mod objects;
+mod search;
 
 pub use metadata::property_json as metadata_property_json;
 

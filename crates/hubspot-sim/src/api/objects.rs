@@ -2,7 +2,6 @@
 //! the v3 and dated (`2026-03`, `2026-09`) paths.
 
 use std::collections::HashSet;
-use std::time::Instant;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -15,7 +14,6 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Map, Value, json};
 
 use super::{ApiError, Caller, Params, Shared};
-use crate::search::{self, SearchError, SortValue};
 use crate::state::read;
 use crate::store::{AssocCategory, ObjectTable, PortalData, Record, RecordData, fmt_ms, now_ms};
 
@@ -41,7 +39,7 @@ pub fn routes() -> Router<Shared> {
             )
             .route(
                 &format!("{prefix}/{{object_type}}/search"),
-                post(search_objects),
+                post(super::search::search_objects),
             );
     }
     router
@@ -276,7 +274,8 @@ async fn list(
     } else {
         &table.live
     };
-    let mut iter = map.range(start..);
+    let now = now_ms();
+    let mut iter = map.range(start..).filter(|(_, r)| !r.purged(now));
     let mut results = Vec::with_capacity(limit);
     for (_, record) in iter.by_ref().take(limit) {
         results.push(record_json(
@@ -307,7 +306,13 @@ fn results_len(body: &Value) -> u64 {
         .map_or(0, |r| r.len() as u64)
 }
 
-fn count_records(state: &Shared, caller: &Caller, object_type: &str, family: &str, n: u64) {
+pub(super) fn count_records(
+    state: &Shared,
+    caller: &Caller,
+    object_type: &str,
+    family: &str,
+    n: u64,
+) {
     let name = {
         let data = read(&caller.portal.data);
         data.table_index(object_type)
@@ -487,104 +492,4 @@ async fn batch_read(
         "context": {"ids": missing},
     }]);
     Ok((StatusCode::MULTI_STATUS, axum::Json(out)).into_response())
-}
-
-fn search_error(e: SearchError) -> ApiError {
-    match e {
-        SearchError::Validation(m) => ApiError::validation(m),
-        SearchError::Malformed(_) => ApiError::bad_request(),
-        SearchError::EpochZero => ApiError::internal(),
-    }
-}
-
-async fn search_objects(
-    State(state): State<Shared>,
-    Extension(caller): Extension<Caller>,
-    Path(object_type): Path<String>,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let body = json_body(&body)?;
-    let request = search::parse(&body).map_err(search_error)?;
-    let lag = caller.portal.index_lag();
-    let base_url = state.base_url();
-    let data = read(&caller.portal.data);
-    let (ti, table) = table_of(&data, &object_type)?;
-    caller.require(&table.info.read_scopes)?;
-    let associated = |other: &str, id: u64| -> Option<HashSet<u64>> {
-        let oi = data.table_index(other)?;
-        let other_table = &data.tables[oi];
-        let id = other_table.resolve_id(id);
-        Some(
-            data.assoc
-                .links(oi, ti, id)
-                .iter()
-                .map(|l| l.to_id)
-                .collect(),
-        )
-    };
-    let compiled = search::compile(&request, table, &associated).map_err(search_error)?;
-    let props = select_props(table, request.properties.as_deref());
-    let shape = Shape {
-        props: &props,
-        history: &[],
-        associations: &[],
-    };
-    let now = Instant::now();
-    let visible = table
-        .live
-        .range(compiled.min_id..)
-        .filter_map(|(id, record)| record.search_view(lag, now).map(|view| (*id, view)))
-        .filter(|(id, view)| compiled.matches(*id, view));
-    let (total, page): (usize, Vec<(u64, &RecordData)>) = match &compiled.sort {
-        Some(key) if !key.target_is_id || key.descending => {
-            let mut all: Vec<(SortValue, u64, &RecordData)> = visible
-                .map(|(id, view)| (key.value(id, view, table), id, view))
-                .collect();
-            all.sort_by(|a, b| {
-                let order = match (&a.0, &b.0) {
-                    // records without a value sort last either way
-                    (SortValue::Missing, SortValue::Missing) => std::cmp::Ordering::Equal,
-                    (SortValue::Missing, _) => std::cmp::Ordering::Greater,
-                    (_, SortValue::Missing) => std::cmp::Ordering::Less,
-                    (x, y) => {
-                        let o = x.partial_cmp(y).unwrap_or(std::cmp::Ordering::Equal);
-                        if key.descending { o.reverse() } else { o }
-                    }
-                };
-                order.then(a.1.cmp(&b.1))
-            });
-            let total = all.len();
-            (
-                total,
-                all.into_iter()
-                    .skip(request.after)
-                    .take(request.limit)
-                    .map(|(_, id, v)| (id, v))
-                    .collect(),
-            )
-        }
-        _ => {
-            let mut total = 0;
-            let mut page = Vec::with_capacity(request.limit);
-            for (id, view) in visible {
-                if total >= request.after && page.len() < request.limit {
-                    page.push((id, view));
-                }
-                total += 1;
-            }
-            (total, page)
-        }
-    };
-    let results: Vec<Value> = page
-        .iter()
-        .map(|(id, view)| record_json(&data, ti, *id, view, None, &shape, &base_url))
-        .collect();
-    let mut out = json!({"total": total, "results": results});
-    if request.after + request.limit < total {
-        out["paging"] = json!({"next": {"after": (request.after + request.limit).to_string()}});
-    }
-    let n = results.len() as u64;
-    drop(data);
-    count_records(&state, &caller, &object_type, "search", n);
-    Ok(axum::Json(out).into_response())
 }

@@ -4,6 +4,7 @@
 //! timestamps spread over the three years before the reference time so that modified-date
 //! windows select meaningful slices.
 
+mod definitions;
 mod values;
 
 use std::time::Duration;
@@ -11,14 +12,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde_json::{Value, json};
 
-use crate::catalog::{self, STANDARD_ASSOCIATIONS, STANDARD_TYPES};
+use crate::catalog::{self, STANDARD_TYPES};
 use crate::config::GeneratorOptions;
 use crate::store::{
-    AssocCategory, AssocDef, AssocRole, AssocStore, CustomSchema, ObjectTable, Owner, Pipeline,
-    PortalData, PropertyCatalog, PropertyDef, Record, RecordData, Stage, TypeInfo, fmt_ms,
+    AssocStore, ObjectTable, Owner, Pipeline, PortalData, PropertyCatalog, Record, RecordData,
+    Stage, TypeInfo, fmt_ms,
 };
+use definitions::{add_stage_properties, association_defs, cars};
 pub use values::midnight_date;
 use values::{PlanItem, ValueContext, pick, plan_property, value};
 
@@ -57,6 +58,7 @@ struct Generator {
     reference_ms: i64,
     owners: Vec<u64>,
     archived_owners: Vec<u64>,
+    user_ids: Vec<u64>,
     teams: Vec<u64>,
 }
 
@@ -67,6 +69,7 @@ pub fn generate(spec: &PortalSpec) -> PortalData {
         reference_ms,
         owners: Vec::new(),
         archived_owners: Vec::new(),
+        user_ids: Vec::new(),
         teams: Vec::new(),
     };
     let owners = g.owners(&spec.options);
@@ -153,6 +156,7 @@ impl Generator {
                 let last = pick(&mut self.rng, values::LAST_NAMES).to_string();
                 let team = self.rng.random_range(0..self.teams.len() + 1);
                 let created = self.reference_ms - self.rng.random_range(0..3 * YEAR_MS);
+                self.user_ids.push(next_user);
                 if archived {
                     self.archived_owners.push(next_owner);
                 } else {
@@ -296,6 +300,7 @@ impl Generator {
             };
             let ctx = ValueContext {
                 owners: &self.owners,
+                user_ids: &self.user_ids,
                 archived_owners: &self.archived_owners,
                 teams: &self.teams,
                 reference_ms: self.reference_ms,
@@ -483,251 +488,6 @@ fn ascii(s: &str) -> String {
         .to_ascii_lowercase()
 }
 
-/// Adds the per-stage properties HubSpot creates for every stage of a new pipeline.
-fn add_stage_properties(props: &mut PropertyCatalog, pipelines: &[Pipeline]) {
-    let templates: Vec<PropertyDef> = props
-        .defs
-        .iter()
-        .filter(|d| d.name.ends_with("_appointmentscheduled"))
-        .cloned()
-        .collect();
-    for pipeline in pipelines.iter().filter(|p| p.id != "default") {
-        for stage in &pipeline.stages {
-            for template in &templates {
-                let name = template.name.replace("appointmentscheduled", &stage.id);
-                let mut json = template.json.clone();
-                json["name"] = Value::from(name.as_str());
-                if let Some(label) = json.get("label").and_then(Value::as_str) {
-                    json["label"] =
-                        Value::from(label.replace("Appointment Scheduled", &stage.label));
-                }
-                if let Some(def) = PropertyDef::from_json(json) {
-                    props.push(def);
-                }
-            }
-        }
-    }
-}
-
-/// The `cars` custom object: its table and its schema (plus an archived schema).
-fn cars(
-    hub_id: u64,
-    custom_id: u64,
-    reference_ms: i64,
-    rng: &mut ChaCha8Rng,
-) -> (ObjectTable, Vec<CustomSchema>) {
-    let created = fmt_ms(reference_ms - 2 * YEAR_MS);
-    let prop = |name: &str, label: &str, ty: &str, field: &str, options: &[&str]| {
-        json!({
-            "name": name, "label": label, "type": ty, "fieldType": field, "description": "",
-            "groupName": "car_information",
-            "options": options.iter().enumerate().map(|(i, o)| json!({"label": o, "value": o.to_ascii_lowercase(), "displayOrder": i, "hidden": false})).collect::<Vec<_>>(),
-            "displayOrder": -1, "calculated": false, "externalOptions": false,
-            "hasUniqueValue": name == "vin", "hidden": false, "hubspotDefined": false,
-            "modificationMetadata": {"archivable": true, "readOnlyDefinition": false, "readOnlyValue": false},
-            "formField": true, "dataSensitivity": "non_sensitive", "archived": false,
-            "createdAt": created, "updatedAt": created,
-        })
-    };
-    let mut defs = vec![
-        prop("year", "Year", "number", "number", &[]),
-        prop(
-            "make",
-            "Make",
-            "enumeration",
-            "select",
-            &["Toyota", "Ford", "Renault", "Volvo", "Tesla"],
-        ),
-        prop("model", "Model", "string", "text", &[]),
-        prop("vin", "VIN", "string", "text", &[]),
-        prop(
-            "color",
-            "Color",
-            "enumeration",
-            "radio",
-            &["Red", "Blue", "Black", "White"],
-        ),
-        prop("price", "Price", "number", "number", &[]),
-        prop("purchase_date", "Purchase date", "date", "date", &[]),
-        prop(
-            "features",
-            "Features",
-            "enumeration",
-            "checkbox",
-            &["Sunroof", "Heated seats", "Tow bar", "GPS"],
-        ),
-        prop("in_stock", "In stock", "bool", "booleancheckbox", &[]),
-    ];
-    defs[5]["showCurrencySymbol"] = Value::Bool(true);
-    for (name, label, ty, field) in [
-        ("hs_object_id", "Record ID", "number", "number"),
-        (
-            "hs_createdate",
-            "Object create date/time",
-            "datetime",
-            "date",
-        ),
-        (
-            "hs_lastmodifieddate",
-            "Object last modified date/time",
-            "datetime",
-            "date",
-        ),
-        (
-            "hs_merged_object_ids",
-            "Merged record IDs",
-            "enumeration",
-            "checkbox",
-        ),
-        ("hubspot_owner_id", "Owner", "enumeration", "select"),
-        (
-            "hs_created_by_user_id",
-            "Created by user ID",
-            "number",
-            "number",
-        ),
-    ] {
-        let mut p = prop(name, label, ty, field, &[]);
-        p["hubspotDefined"] = Value::Bool(true);
-        p["groupName"] = Value::from("system");
-        p["modificationMetadata"]["readOnlyValue"] = Value::Bool(name != "hubspot_owner_id");
-        if name == "hubspot_owner_id" {
-            p["referencedObjectType"] = Value::from("OWNER");
-            p["externalOptions"] = Value::Bool(true);
-        }
-        defs.push(p);
-    }
-    let info = TypeInfo {
-        plural: "cars".into(),
-        singular: "car".into(),
-        type_id: format!("2-{custom_id}"),
-        fully_qualified: Some(format!("p{hub_id}_cars")),
-        inline_key: "cars".into(),
-        created_prop: "hs_createdate".into(),
-        modified_prop: "hs_lastmodifieddate".into(),
-        // inferred: custom objects return the system trio when no properties are asked
-        default_props: vec![
-            "hs_createdate".into(),
-            "hs_lastmodifieddate".into(),
-            "hs_object_id".into(),
-        ],
-        read_scopes: catalog::CUSTOM_READ_SCOPES
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-        schema_scopes: catalog::CUSTOM_SCHEMA_SCOPES
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-        searchable: vec!["model".into(), "vin".into(), "make".into()],
-        custom: true,
-    };
-    let first_id = rng.random_range(10_000_000_000..60_000_000_000);
-    let table = ObjectTable::new(info, PropertyCatalog::from_json(&defs), first_id);
-    let schema = CustomSchema {
-        id: custom_id,
-        name: "cars".into(),
-        label_singular: "Car".into(),
-        label_plural: "Cars".into(),
-        description: "Cars held in inventory".into(),
-        primary_display_property: "model".into(),
-        secondary_display_properties: vec!["make".into()],
-        required_properties: vec!["model".into(), "vin".into()],
-        searchable_properties: vec!["model".into(), "vin".into(), "make".into()],
-        archived: false,
-        created_ms: reference_ms - 2 * YEAR_MS,
-        table: Some(STANDARD_TYPES.len()),
-    };
-    // an archived schema: listed only with archived=true, its records gone
-    let old = CustomSchema {
-        id: custom_id + 17,
-        name: "legacy_boats".into(),
-        label_singular: "Boat".into(),
-        label_plural: "Boats".into(),
-        description: "Retired object".into(),
-        primary_display_property: "hs_object_id".into(),
-        secondary_display_properties: Vec::new(),
-        required_properties: Vec::new(),
-        searchable_properties: Vec::new(),
-        archived: true,
-        created_ms: reference_ms - 3 * YEAR_MS,
-        table: None,
-    };
-    (table, vec![schema, old])
-}
-
-/// The association types of the portal: HubSpot's for standard pairs, portal-specific ones
-/// (USER_DEFINED, as HubSpot reports custom-object associations) for the custom object,
-/// plus one user-defined label on contact→company.
-fn association_defs(tables: &[ObjectTable]) -> AssocStore {
-    let index = |name: &str| tables.iter().position(|t| t.info.plural == name);
-    let mut store = AssocStore::default();
-    let singular = |i: usize| tables[i].info.singular.clone();
-    for sa in STANDARD_ASSOCIATIONS {
-        let (Some(from), Some(to)) = (index(sa.from), index(sa.to)) else {
-            continue;
-        };
-        let base = format!("{}_to_{}", singular(from), singular(to));
-        let has_primary = sa.primary.is_some();
-        store.defs.push(AssocDef {
-            from,
-            to,
-            type_id: sa.unlabeled,
-            category: AssocCategory::HubspotDefined,
-            role: AssocRole::Unlabeled,
-            label: None,
-            v3_name: if has_primary {
-                format!("{base}_unlabeled")
-            } else {
-                base.clone()
-            },
-        });
-        if let Some(primary) = sa.primary {
-            store.defs.push(AssocDef {
-                from,
-                to,
-                type_id: primary,
-                category: AssocCategory::HubspotDefined,
-                role: AssocRole::Primary,
-                label: Some("Primary".into()),
-                v3_name: base,
-            });
-        }
-    }
-    if let (Some(contacts), Some(companies)) = (index("contacts"), index("companies")) {
-        for (from, to, type_id) in [(contacts, companies, 28), (companies, contacts, 29)] {
-            store.defs.push(AssocDef {
-                from,
-                to,
-                type_id,
-                category: AssocCategory::UserDefined,
-                role: AssocRole::Labeled,
-                label: Some("Billing contact".into()),
-                v3_name: "billing_contact".into(),
-            });
-        }
-    }
-    if let Some(cars) = index("cars") {
-        let mut next = 40u32;
-        for other in ["contacts", "deals", "companies"] {
-            let Some(o) = index(other) else { continue };
-            for (from, to) in [(cars, o), (o, cars)] {
-                next += 1;
-                store.defs.push(AssocDef {
-                    from,
-                    to,
-                    type_id: next,
-                    category: AssocCategory::UserDefined,
-                    role: AssocRole::Unlabeled,
-                    label: None,
-                    v3_name: format!("{}_to_{}", singular(from), singular(to)),
-                });
-            }
-        }
-    }
-    store
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -831,6 +591,23 @@ mod tests {
         let merged = contacts.props.index_of("hs_merged_object_ids").unwrap();
         assert!(contacts.live.values().any(|r| r.data.get(merged).is_some()));
         assert!(!contacts.archived.is_empty());
+        // objects with createdate carry hs_createdate with the same value
+        let hs_created = deals.props.index_of("hs_createdate").unwrap();
+        assert!(
+            deals
+                .live
+                .values()
+                .all(|r| r.data.get(hs_created) == r.data.get(deals.created_prop))
+        );
+        // *_user_id properties hold owners' user ids
+        let user_ids: Vec<String> = data.owners.iter().map(|o| o.user_id.to_string()).collect();
+        let created_by = deals.props.index_of("hs_created_by_user_id").unwrap();
+        let values: Vec<&str> = deals
+            .live
+            .values()
+            .filter_map(|r| r.data.get(created_by))
+            .collect();
+        assert!(!values.is_empty() && values.iter().all(|v| user_ids.iter().any(|u| u == v)));
         assert!(data.owners.iter().any(|o| o.archived));
     }
 

@@ -139,6 +139,8 @@ pub enum ValueKind {
     BoolChoice,
     Owner,
     Owners,
+    /// A user id (owners' `userId`), for `hs_created_by_user_id` and the like.
+    UserId,
     Team,
     Currency,
     /// Filled per record by the generator (pipelines and stages).
@@ -201,6 +203,10 @@ pub fn plan_property(def: &PropertyDef, important: bool) -> Option<(f32, ValueKi
             }
         }
         PropType::Bool => ValueKind::Bool,
+        // user ids, not owner ids (API.md §8)
+        PropType::Number if name.ends_with("_user_id") && !name.contains("external") => {
+            ValueKind::UserId
+        }
         PropType::Number => {
             let money = def.json.get("showCurrencySymbol").and_then(|v| v.as_bool()) == Some(true)
                 || name.contains("amount")
@@ -262,6 +268,7 @@ fn string_kind(name: &str, field_type: &str) -> ValueKind {
 /// Context a value may draw on.
 pub struct ValueContext<'a> {
     pub owners: &'a [u64],
+    pub user_ids: &'a [u64],
     pub archived_owners: &'a [u64],
     pub teams: &'a [u64],
     pub reference_ms: i64,
@@ -458,6 +465,12 @@ pub fn value(
             ids.join(";")
         }
         ValueKind::Team => pick(rng, ctx.teams).to_string(),
+        ValueKind::UserId => {
+            if ctx.user_ids.is_empty() {
+                return None;
+            }
+            pick(rng, ctx.user_ids).to_string()
+        }
         ValueKind::Currency => pick(rng, CURRENCIES).to_string(),
         ValueKind::Pipeline | ValueKind::Stage => return None,
     };

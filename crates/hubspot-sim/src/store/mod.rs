@@ -5,6 +5,7 @@
 //! sorted by id) and list cursors are range scans, not full sorts, on 100k+ records.
 
 mod associations;
+mod metadata;
 mod properties;
 
 use std::collections::{BTreeMap, HashMap};
@@ -15,6 +16,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 pub use associations::{AssocCategory, AssocDef, AssocRole, AssocStore, Link};
+pub use metadata::{CustomSchema, Owner, Pipeline, Stage};
 pub use properties::{PropType, PropertyCatalog, PropertyDef};
 
 /// Formats epoch milliseconds as HubSpot does (`2024-09-11T13:27:39.356Z`).
@@ -43,6 +45,9 @@ pub fn parse_datetime_ms(value: &str) -> Option<i64> {
         .ok()
         .map(|t| t.timestamp_millis())
 }
+
+/// How long archived records stay in the recycle bin.
+pub const RECYCLE_BIN_MS: i64 = 90 * 86_400_000;
 
 /// What makes a table: its names, its cursor properties and the scopes that unlock it.
 #[derive(Debug, Clone)]
@@ -145,6 +150,13 @@ impl Record {
         }
     }
 
+    /// Whether the recycle bin has dropped it: archived records stay visible to
+    /// `archived=true` reads for 90 days, then disappear entirely (API.md §14).
+    pub fn purged(&self, now_ms: i64) -> bool {
+        self.archived_ms
+            .is_some_and(|at| now_ms - at > RECYCLE_BIN_MS)
+    }
+
     /// The version search sees now, given the index lag.
     pub fn search_view(&self, lag: Duration, now: Instant) -> Option<&RecordData> {
         match &self.pending {
@@ -180,6 +192,7 @@ pub struct Stamper {
     created_prop: u16,
     modified_prop: u16,
     shadow_modified_prop: Option<u16>,
+    shadow_created_prop: Option<u16>,
 }
 
 impl Stamper {
@@ -191,12 +204,16 @@ impl Stamper {
         if let Some(shadow) = self.shadow_modified_prop {
             data.set(shadow, Some(&modified));
         }
+        if let Some(shadow) = self.shadow_created_prop {
+            data.set(shadow, Some(&fmt_ms(data.created_ms)));
+        }
     }
 
     /// Whether HubSpot computes this property itself (writes to it are ignored).
     pub fn is_system(self, index: u16) -> bool {
         [self.id_prop, self.created_prop, self.modified_prop].contains(&index)
             || Some(index) == self.shadow_modified_prop
+            || Some(index) == self.shadow_created_prop
     }
 }
 
@@ -215,6 +232,8 @@ pub struct ObjectTable {
     pub modified_prop: u16,
     /// Contacts carry `hs_lastmodifieddate` beside `lastmodifieddate`; both move together.
     pub shadow_modified_prop: Option<u16>,
+    /// Objects created with `createdate` also carry `hs_createdate`, with the same value.
+    pub shadow_created_prop: Option<u16>,
     pub merged_ids_prop: Option<u16>,
 }
 
@@ -238,6 +257,9 @@ impl ObjectTable {
         let modified_prop = props.ensure(&info.modified_prop, PropType::Datetime);
         let shadow_modified_prop = (info.modified_prop == "lastmodifieddate")
             .then(|| props.ensure("hs_lastmodifieddate", PropType::Datetime));
+        let shadow_created_prop = (info.created_prop == "createdate")
+            .then(|| props.index_of("hs_createdate"))
+            .flatten();
         let merged_ids_prop = props.index_of("hs_merged_object_ids");
         Self {
             info,
@@ -250,6 +272,7 @@ impl ObjectTable {
             created_prop,
             modified_prop,
             shadow_modified_prop,
+            shadow_created_prop,
             merged_ids_prop,
         }
     }
@@ -272,6 +295,7 @@ impl ObjectTable {
             created_prop: self.created_prop,
             modified_prop: self.modified_prop,
             shadow_modified_prop: self.shadow_modified_prop,
+            shadow_created_prop: self.shadow_created_prop,
         }
     }
 
@@ -376,7 +400,7 @@ impl ObjectTable {
         Ok(id)
     }
 
-    /// Moves a record to the recycle bin.
+    /// Moves a record to the recycle bin at `now` (epoch ms).
     pub fn archive(&mut self, id: u64, now: i64) -> Result<(), StoreError> {
         let id = self.resolve_id(id);
         let mut record = self
@@ -478,7 +502,7 @@ impl ObjectTable {
     /// Finds a live or archived record by id or alias.
     pub fn find(&self, id: u64, archived: bool) -> Option<&Record> {
         if archived {
-            self.archived.get(&id)
+            self.archived.get(&id).filter(|r| !r.purged(now_ms()))
         } else {
             self.live.get(&self.resolve_id(id))
         }
@@ -487,112 +511,14 @@ impl ObjectTable {
     /// Finds a record by the value of a unique property (`idProperty`).
     pub fn find_by_property(&self, prop: u16, value: &str, archived: bool) -> Option<&Record> {
         let map = if archived { &self.archived } else { &self.live };
+        let now = now_ms();
         map.values().find(|r| {
-            r.data
-                .get(prop)
-                .is_some_and(|v| v.eq_ignore_ascii_case(value))
+            !r.purged(now)
+                && r.data
+                    .get(prop)
+                    .is_some_and(|v| v.eq_ignore_ascii_case(value))
         })
     }
-}
-
-/// An owner (a user of the portal or a queue).
-#[derive(Debug, Clone, Serialize)]
-pub struct Owner {
-    pub id: u64,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub user_id: u64,
-    pub archived: bool,
-    pub teams: Vec<(u64, String, bool)>,
-    pub created_ms: i64,
-    pub updated_ms: i64,
-}
-
-impl Owner {
-    /// The owner as `/crm/v3/owners` returns it; archived owners lose `userId`.
-    pub fn to_json(&self) -> Value {
-        let mut o = serde_json::json!({
-            "id": self.id.to_string(),
-            "email": self.email,
-            "type": "PERSON",
-            "firstName": self.first_name,
-            "lastName": self.last_name,
-            "userId": if self.archived { Value::Null } else { Value::from(self.user_id) },
-            "userIdIncludingInactive": self.user_id,
-            "createdAt": fmt_ms(self.created_ms),
-            "updatedAt": fmt_ms(self.updated_ms),
-            "archived": self.archived,
-        });
-        if !self.teams.is_empty() {
-            o["teams"] = self
-                .teams
-                .iter()
-                .map(|(id, name, primary)| serde_json::json!({"id": id.to_string(), "name": name, "primary": primary}))
-                .collect();
-        }
-        o
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Stage {
-    pub id: String,
-    pub label: String,
-    pub probability: String,
-    pub is_closed: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct Pipeline {
-    pub id: String,
-    pub label: String,
-    pub display_order: i64,
-    pub stages: Vec<Stage>,
-    pub created_ms: i64,
-}
-
-impl Pipeline {
-    pub fn to_json(&self) -> Value {
-        let ts = fmt_ms(self.created_ms);
-        serde_json::json!({
-            "id": self.id,
-            "label": self.label,
-            "displayOrder": self.display_order,
-            "stages": self.stages.iter().enumerate().map(|(i, s)| serde_json::json!({
-                "id": s.id,
-                "label": s.label,
-                "displayOrder": i,
-                // HubSpot sends stage metadata values as strings
-                "metadata": {"probability": s.probability, "isClosed": s.is_closed.to_string()},
-                "createdAt": ts,
-                "updatedAt": ts,
-                "archived": false,
-                "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT",
-            })).collect::<Vec<_>>(),
-            "createdAt": ts,
-            "updatedAt": ts,
-            "archived": false,
-        })
-    }
-}
-
-/// The definition of a custom object, beside its table.
-#[derive(Debug, Clone)]
-pub struct CustomSchema {
-    pub id: u64,
-    pub name: String,
-    pub label_singular: String,
-    pub label_plural: String,
-    pub description: String,
-    pub primary_display_property: String,
-    pub secondary_display_properties: Vec<String>,
-    pub required_properties: Vec<String>,
-    pub searchable_properties: Vec<String>,
-    pub archived: bool,
-    pub created_ms: i64,
-    /// The table holding its records (None for an archived schema kept only as metadata).
-    pub table: Option<usize>,
 }
 
 /// Everything one portal holds.

@@ -1,8 +1,8 @@
-//! "Other clients run unmodified": HubSpot's official Python client drives the simulator
-//! with only its host changed (`compat/python_client.py`).
+//! "Other clients run unmodified": HubSpot's official Python and Node clients drive the simulator
+//! with only their base URL changed (`compat/python_client.py`, `compat/node_client.mjs`).
 //!
-//! The client is installed once into a venv under the target dir (`CARGO_TARGET_TMPDIR`)
-//! from PyPI. The test skips, loudly, only when python3 itself is missing.
+//! Each client is installed once under the target dir (`CARGO_TARGET_TMPDIR`) from its
+//! registry. A test skips, loudly, only when python3 (or node/npm) itself is missing.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -96,4 +96,93 @@ async fn hubspots_python_client_runs_unmodified() {
     assert!(counters.requests_of("oauth") >= 1);
     assert!(counters.requests_of("search") >= 1);
     assert!(counters.requests_of("owners") >= 1);
+}
+
+/// The pinned Node client version the script was written against.
+const NODE_CLIENT: &str = "@hubspot/api-client@14.0.1";
+
+fn node_modules() -> Option<PathBuf> {
+    let has = |tool: &str| {
+        Command::new(tool)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !has("node") || !has("npm") {
+        eprintln!(
+            "\n!!! SKIPPED: node or npm is not installed; the Node client compatibility test did not run !!!\n"
+        );
+        return None;
+    }
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("compat-node");
+    let modules = dir.join("node_modules");
+    if !modules
+        .join("@hubspot")
+        .join("api-client")
+        .join("package.json")
+        .exists()
+    {
+        std::fs::create_dir_all(&dir).expect("compat-node dir");
+        std::fs::write(
+            dir.join("package.json"),
+            r#"{"name":"hubspot-sim-compat","private":true}"#,
+        )
+        .expect("package.json");
+        let npm = Command::new("npm")
+            .args([
+                "install",
+                "--silent",
+                "--no-audit",
+                "--no-fund",
+                NODE_CLIENT,
+            ])
+            .current_dir(&dir)
+            .status()
+            .expect("npm runs");
+        assert!(npm.success(), "npm install {NODE_CLIENT} failed");
+    }
+    Some(modules)
+}
+
+#[tokio::test]
+async fn hubspots_node_client_runs_unmodified() {
+    let Some(modules) = tokio::task::spawn_blocking(node_modules).await.unwrap() else {
+        return;
+    };
+    let t = start().await;
+    let line = serde_json::to_string(&t.portal).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("compat")
+        .join("node_client.mjs");
+    let output = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        tokio::process::Command::new("node")
+            .arg(script)
+            .arg(line)
+            .env("HUBSPOT_CLIENT_DIR", modules)
+            .output(),
+    )
+    .await
+    .expect("the script finishes within a minute")
+    .expect("the script runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "node client failed:\n{stdout}\n{stderr}"
+    );
+    for step in [
+        "oauth refresh",
+        "list",
+        "search",
+        "properties",
+        "owners",
+        "associations v4 batch read",
+    ] {
+        assert!(
+            stdout.contains(&format!("ok {step}")),
+            "missing step {step}:\n{stdout}"
+        );
+    }
+    assert!(t.control().counters().requests_of("associations") >= 1);
 }

@@ -397,3 +397,39 @@ async fn writes_are_refused_as_for_an_app_without_write_scopes() {
     t.post_json("/crm/v3/objects/deals/search", &json!({}), 200)
         .await;
 }
+
+#[tokio::test]
+async fn the_recycle_bin_keeps_archived_records_for_90_days() {
+    let t = start().await;
+    let deals = t.control().records(t.hub(), "deals", false).unwrap();
+    let day = 86_400_000i64;
+    let now = chrono::Utc::now().timestamp_millis();
+    t.control()
+        .archive_record_at(t.hub(), "deals", deals[0].id, now - 89 * day)
+        .unwrap();
+    t.control()
+        .archive_record_at(t.hub(), "deals", deals[1].id, now - 91 * day)
+        .unwrap();
+    let archived = t
+        .get_json("/crm/v3/objects/deals?archived=true&limit=100", 200)
+        .await;
+    let listed = ids(&archived["results"]);
+    assert!(listed.contains(&deals[0].id));
+    assert!(!listed.contains(&deals[1].id), "gone after 90 days");
+    assert_eq!(
+        t.get(&format!(
+            "/crm/v3/objects/deals/{}?archived=true",
+            deals[1].id
+        ))
+        .await
+        .status(),
+        StatusCode::NOT_FOUND
+    );
+    t.get_json(
+        &format!("/crm/v3/objects/deals/{}?archived=true", deals[0].id),
+        200,
+    )
+    .await;
+    let truth = t.control().records(t.hub(), "deals", true).unwrap();
+    assert!(!truth.iter().any(|r| r.id == deals[1].id));
+}

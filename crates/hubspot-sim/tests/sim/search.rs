@@ -428,3 +428,20 @@ async fn search_has_its_own_secondly_bucket_without_headers() {
     assert_eq!(list.headers()["x-hubspot-ratelimit-remaining"], "109");
     assert_eq!(t.control().counters().rate_limited["SECONDLY"], 2);
 }
+
+#[tokio::test]
+async fn the_associations_pseudo_property_finds_associated_records() {
+    let t = start().await;
+    let links = t
+        .control()
+        .associations(t.hub(), "contacts", "companies")
+        .unwrap();
+    let company = links[0].to_id;
+    let expected: BTreeSet<u64> = links
+        .iter()
+        .filter(|l| l.to_id == company)
+        .map(|l| l.from_id)
+        .collect();
+    let found = matching(&t, "contacts", json!([{"propertyName": "associations.company", "operator": "EQ", "value": company.to_string()}])).await;
+    assert_eq!(found, expected);
+}

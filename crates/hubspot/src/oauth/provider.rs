@@ -27,10 +27,19 @@ pub trait TokenSource: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Option<AccessToken>>>;
 }
 
-/// Told when HubSpot hands out a new refresh token, so that it can be persisted.
-/// HubSpot normally returns the same one, but whatever comes back must be kept.
+/// Told what happens to a connection's refresh token, so the store can follow.
 pub trait RefreshTokenListener: Send + Sync + 'static {
+    /// HubSpot handed out a new refresh token: persist it. HubSpot normally returns
+    /// the same one, but whatever comes back must be kept.
     fn refresh_token_rotated<'a>(&'a self, new_token: &'a RefreshToken) -> BoxFuture<'a, ()>;
+
+    /// HubSpot refused the refresh token for good (`reason` is its status, e.g.
+    /// `BAD_REFRESH_TOKEN`): mark the connection as needing a reconnect. Called once
+    /// per provider; every later call fails with [`Error::ReconnectRequired`] anyway.
+    fn reconnect_required<'a>(&'a self, reason: &'a str) -> BoxFuture<'a, ()> {
+        let _ = reason;
+        Box::pin(std::future::ready(()))
+    }
 }
 
 /// A fixed token (a private app's, or a test's). It cannot be refreshed.
@@ -201,6 +210,9 @@ impl TokenProvider {
                 warn!(%reason, "hubspot refused the refresh token; the portal must be reconnected");
                 state.dead = Some((reason.clone(), correlation_id.clone()));
                 *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                if let Some(listener) = &self.listener {
+                    listener.reconnect_required(&reason).await;
+                }
                 Err(Error::ReconnectRequired {
                     reason,
                     correlation_id,

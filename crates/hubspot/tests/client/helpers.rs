@@ -67,3 +67,79 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLogs {
         self.clone()
     }
 }
+
+/// A simulator and a client connected to its first portal through OAuth.
+pub struct SimPortal {
+    pub sim: hubspot_sim::RunningSim,
+    pub creds: hubspot_sim::PortalCredentials,
+    pub client: hubsync_hubspot::HubSpotClient,
+    pub tokens: Arc<hubsync_hubspot::TokenProvider>,
+    pub portal: hubsync_hubspot::PortalClient,
+}
+
+impl SimPortal {
+    pub fn control(&self) -> hubspot_sim::SimControl {
+        self.sim.control()
+    }
+
+    pub fn hub(&self) -> u64 {
+        self.creds.hub_id
+    }
+
+    /// The OAuth app of the simulator's portal, for a second token provider.
+    pub fn tokens_app(&self) -> hubsync_hubspot::OAuthApp {
+        self.client
+            .oauth_app(sim_oauth_config(&self.creds))
+            .expect("oauth app")
+    }
+}
+
+/// A small simulator: few records, no rate limits unless a test sets them.
+pub fn small_sim_config() -> hubspot_sim::SimConfig {
+    hubspot_sim::SimConfig {
+        records_per_table: 40,
+        rate_limits: hubspot_sim::RateLimitConfig {
+            enabled: false,
+            ..hubspot_sim::RateLimitConfig::default()
+        },
+        ..hubspot_sim::SimConfig::default()
+    }
+}
+
+/// The app registration of a simulator portal, with the simulator's consent page.
+pub fn sim_oauth_config(creds: &hubspot_sim::PortalCredentials) -> hubsync_hubspot::OAuthConfig {
+    let mut config = hubsync_hubspot::OAuthConfig::new(
+        creds.client_id.clone(),
+        hubsync_hubspot::ClientSecret::new(creds.client_secret.clone()),
+        creds.redirect_uri.clone(),
+    );
+    config.authorize_url = format!("{}/oauth/authorize", creds.base_url);
+    config
+}
+
+pub async fn start_sim(
+    sim_config: hubspot_sim::SimConfig,
+    adjust: impl FnOnce(&mut ClientConfig),
+) -> SimPortal {
+    let sim = hubspot_sim::Simulator::start(sim_config)
+        .await
+        .expect("simulator starts");
+    let creds = sim.portals().remove(0);
+    let mut config = quick_config(&sim.base_url());
+    adjust(&mut config);
+    let client = hubsync_hubspot::HubSpotClient::new(config).expect("client");
+    let app = client
+        .oauth_app(sim_oauth_config(&creds))
+        .expect("oauth app");
+    let tokens = Arc::new(app.token_provider(hubsync_hubspot::RefreshToken::new(
+        creds.refresh_token.clone(),
+    )));
+    let portal = client.portal(tokens.clone());
+    SimPortal {
+        sim,
+        creds,
+        client,
+        tokens,
+        portal,
+    }
+}

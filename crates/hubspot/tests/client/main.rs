@@ -3,4 +3,11 @@
 //! and against `hubspot-sim` for HubSpot's behaviour.
 
 mod helpers;
-mod wire;
+mod sim_faults;
+mod sim_limits;
+mod sim_metadata;
+mod sim_oauth;
+mod sim_paging;
+mod wire_api;
+mod wire_failures;
+mod wire_oauth;
