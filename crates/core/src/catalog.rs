@@ -12,6 +12,29 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{PropertyName, TableName};
 use crate::metadata::ObjectSchema;
 
+/// The scopes an install must grant: hubsync cannot do its job without them. `oauth`
+/// is part of every HubSpot app's install request.
+pub const INSTALL_SCOPES_REQUIRED: &[&str] = &[
+    "oauth",
+    "crm.objects.companies.read",
+    "crm.objects.contacts.read",
+    "crm.objects.deals.read",
+    "crm.objects.owners.read",
+    "crm.schemas.companies.read",
+    "crm.schemas.contacts.read",
+    "crm.schemas.deals.read",
+];
+
+/// Scopes asked as `optional_scope`: HubSpot gates them by subscription tier and drops
+/// them silently when the portal lacks the feature, instead of failing the install. The
+/// tables they unlock (custom objects, goals, line items) follow what was granted.
+pub const INSTALL_SCOPES_OPTIONAL: &[&str] = &[
+    "crm.objects.custom.read",
+    "crm.schemas.custom.read",
+    "crm.objects.goals.read",
+    "e-commerce",
+];
+
 /// Scopes that unlock owners (`GET /crm/v3/owners`); any one suffices (API.md §1.7).
 pub const OWNER_SCOPES: &[&str] = &["crm.objects.owners.read", "automation"];
 

@@ -17,7 +17,8 @@ pub mod value;
 pub mod watermark;
 
 pub use catalog::{
-    Join, LeftOut, TableKind, TableSelection, TableSpec, owners_available, select_tables,
+    INSTALL_SCOPES_OPTIONAL, INSTALL_SCOPES_REQUIRED, Join, LeftOut, TableKind, TableSelection,
+    TableSpec, owners_available, select_tables,
 };
 pub use custom_query::{CustomQuery, CustomQueryError};
 pub use field::{Field, FieldOption, FieldType, MappingContext, SqlType, map_properties};
@@ -26,7 +27,7 @@ pub use message::{
     ChunkJob, ChunkOutcome, ChunkStatus, Poison, decode_job, decode_outcome, encode_job,
     encode_outcome,
 };
-pub use range::{ChunkRange, IdRange, ModifiedRange, RunKind, parts_needed, run_window};
+pub use range::{ChunkRange, IdRange, IdSample, ModifiedRange, RunKind, parts_needed, run_window};
 pub use search::{SearchRequest, build_search_request};
 pub use value::{ParseOutcome, ParsedRecord, parse_record, parse_value};
 pub use watermark::{ChunkState, ChunkSummary, WatermarkDecision, decide_watermark};

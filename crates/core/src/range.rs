@@ -300,6 +300,57 @@ impl ChunkRange {
         self.modified.contains_ms(modified_ms) && self.id_range().contains(id)
     }
 
+    /// Like [`ChunkRange::split`], but an id split uses what the chunk's first search
+    /// page showed. HubSpot hands out ids densely (a few apart), so an even split of a
+    /// millisecond's id range up to 2^63 would put a bulk import's thousands of records
+    /// into the first child of the first child…, one search per level. The page's
+    /// lowest and highest ids and the chunk's total estimate where its ids end; the
+    /// estimate (with 25 % headroom) is split into `parts`, and one tail child covers
+    /// the rest of the range, so the children still cover it exactly.
+    pub fn split_sampled(&self, parts: usize, sample: IdSample) -> Option<Vec<ChunkRange>> {
+        if !self.modified.is_single_ms() {
+            return self.split(parts, Some(sample.lowest));
+        }
+        let Some(ids) = self.id_range().narrowed_to(sample.lowest) else {
+            return self.split(parts, None);
+        };
+        let sampled = u128::from(sample.sampled.max(1));
+        let spread = u128::from(sample.highest.saturating_sub(sample.lowest)) + 1;
+        let expected = u128::from(sample.total).max(sampled);
+        let dense_width = spread * expected * 5 / (sampled * 4);
+        let dense_end = u128::from(ids.start) + dense_width;
+        let pieces = if dense_end >= u128::from(ids.end) {
+            split_ids(ids, parts.max(2))
+        } else {
+            // dense_end < ids.end <= u64::MAX, so the cast is exact.
+            let dense_end = dense_end as u64;
+            let mut pieces = split_ids(
+                IdRange {
+                    start: ids.start,
+                    end: dense_end,
+                },
+                parts.max(2),
+            );
+            pieces.push(IdRange {
+                start: dense_end,
+                end: ids.end,
+            });
+            pieces
+        };
+        if pieces.len() < 2 {
+            return None;
+        }
+        Some(
+            pieces
+                .into_iter()
+                .map(|ids| ChunkRange {
+                    modified: self.modified,
+                    ids: Some(ids),
+                })
+                .collect(),
+        )
+    }
+
     /// Splits into 2 to `parts` sub-chunks (`parts` below 2 counts as 2): by time while
     /// the range is wider than one millisecond, then by id. `lowest_id`, the smallest id
     /// seen in this chunk, narrows an id split. `None` when the chunk is one millisecond
@@ -325,6 +376,17 @@ impl ChunkRange {
                 .collect()
         })
     }
+}
+
+/// What a chunk's first search page (sorted by `hs_object_id` ascending) showed about
+/// its ids: the page's lowest and highest id, how many records the page held, and the
+/// chunk's `total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdSample {
+    pub lowest: u64,
+    pub highest: u64,
+    pub sampled: u64,
+    pub total: u64,
 }
 
 /// Splits `[start, end)` into `min(parts, width)` contiguous, non-empty, ms-aligned

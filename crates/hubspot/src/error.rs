@@ -158,6 +158,11 @@ pub enum Error {
     InvalidRequest(String),
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The connection's stored credentials could not be loaded (the store is down, the
+    /// encryption key is wrong, the connection was removed). `retryable` says whether
+    /// asking again later may help.
+    #[error("cannot load the connection's credentials: {message}")]
+    Credentials { message: String, retryable: bool },
 }
 
 /// Result alias of this crate.
@@ -175,6 +180,7 @@ impl Error {
             | Self::Timeout
             | Self::Transport(_)
             | Self::Decode { .. } => true,
+            Self::Credentials { retryable, .. } => *retryable,
             Self::DailyLimit { .. }
             | Self::Unauthorized { .. }
             | Self::ReconnectRequired { .. }
@@ -244,6 +250,7 @@ impl Error {
             Self::Protocol(_) => "protocol",
             Self::InvalidRequest(_) => "invalid_request",
             Self::Config(_) => "config",
+            Self::Credentials { .. } => "credentials",
         }
     }
 

@@ -36,6 +36,7 @@ pub mod endpoints;
 mod error;
 pub mod governor;
 pub mod oauth;
+mod portals;
 mod record;
 mod retry;
 mod stats;
@@ -53,6 +54,7 @@ pub use oauth::{
     InstallUrl, Introspection, OAuthApp, OAuthConfig, RefreshTokenListener, StaticToken,
     TokenGrant, TokenInfo, TokenProvider, TokenSource,
 };
+pub use portals::{ConnectionCredentials, PortalClients};
 pub use record::Record;
 pub use stats::{Stats, StatsSnapshot};
 

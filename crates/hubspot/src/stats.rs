@@ -68,7 +68,10 @@ impl Stats {
             | Error::BadRequest { .. }
             | Error::UriTooLong { .. }
             | Error::OAuth { .. } => &self.client_errors,
-            Error::InvalidRequest(_) | Error::Config(_) | Error::Protocol(_) => return error,
+            Error::InvalidRequest(_)
+            | Error::Config(_)
+            | Error::Protocol(_)
+            | Error::Credentials { .. } => return error,
         };
         counter.fetch_add(1, Ordering::Relaxed);
         error

@@ -5,7 +5,7 @@ fn scopes(list: &[&str]) -> BTreeSet<String> {
     list.iter().map(|s| (*s).to_owned()).collect()
 }
 
-/// The install request of API.md §1.7 without any optional scope.
+/// The install request of API.md §1.7 without any optional scope but `e-commerce`.
 const REQUIRED: &[&str] = &[
     "oauth",
     "crm.objects.contacts.read",
@@ -17,6 +17,50 @@ const REQUIRED: &[&str] = &[
     "crm.objects.owners.read",
     "e-commerce",
 ];
+
+#[test]
+fn install_scopes_unlock_the_product_tables_and_optional_ones_follow_the_grant() {
+    let only_required = select_tables(&scopes(INSTALL_SCOPES_REQUIRED), &[schema("2-1", "cars")]);
+    assert_eq!(
+        names(&only_required),
+        [
+            "deals",
+            "companies",
+            "meetings",
+            "calls",
+            "emails",
+            "tasks",
+            "contacts"
+        ]
+    );
+    let reasons: Vec<String> = only_required
+        .left_out
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "line_items: one of the scopes crm.objects.line_items.read, e-commerce not granted",
+            "goals: scope crm.objects.goals.read not granted",
+            "custom tables: scope crm.objects.custom.read not granted",
+        ]
+    );
+    assert!(owners_available(&scopes(INSTALL_SCOPES_REQUIRED)).is_ok());
+
+    let everything: Vec<&str> = INSTALL_SCOPES_REQUIRED
+        .iter()
+        .chain(INSTALL_SCOPES_OPTIONAL)
+        .copied()
+        .collect();
+    let all = select_tables(&scopes(&everything), &[schema("2-1", "cars")]);
+    assert_eq!(
+        all.enabled.len(),
+        10,
+        "nine standard tables and the custom one"
+    );
+    assert!(all.left_out.is_empty(), "{:?}", all.left_out);
+}
 
 fn schema(id: &str, name: &str) -> ObjectSchema {
     ObjectSchema {

@@ -194,6 +194,53 @@ fn parts_needed_by_total() {
     assert_eq!(parts_needed(5, 0, 16), 5);
 }
 
+#[test]
+fn a_sampled_id_split_isolates_a_dense_cluster_in_one_level() {
+    // 12,000 records in one millisecond, ids 1_000_000, 1_000_002, … (step 2).
+    let chunk = ChunkRange::time(range(5_000, 5_001));
+    let sample = IdSample {
+        lowest: 1_000_000,
+        highest: 1_000_398,
+        sampled: 200,
+        total: 12_000,
+    };
+    let children = chunk.split_sampled(6, sample).unwrap();
+    assert_eq!(children.len(), 7, "six dense parts and the tail");
+    let dense_end = children[5].ids().unwrap().end();
+    // The cluster's last id is 1_023_998; the estimate covers it with headroom.
+    assert!(
+        dense_end > 1_023_998 && dense_end < 1_040_000,
+        "{dense_end}"
+    );
+    assert_eq!(children[0].ids().unwrap().start(), 1_000_000);
+    assert_eq!(children[6].ids().unwrap().end(), IdRange::ALL.end());
+}
+
+proptest! {
+    #[test]
+    fn sampled_id_splits_cover_the_range_exactly(
+        lowest in 0u64..1_000_000,
+        spread in 0u64..100_000,
+        sampled in 1u64..=200,
+        extra in 0u64..1_000_000,
+        parts in 2usize..20,
+    ) {
+        let chunk = ChunkRange::time(range(7_000, 7_001));
+        let sample = IdSample { lowest, highest: lowest + spread, sampled, total: sampled + extra };
+        let children = chunk.split_sampled(parts, sample).unwrap();
+        prop_assert!(children.len() >= 2);
+        prop_assert_eq!(children[0].ids().unwrap().start(), lowest);
+        prop_assert_eq!(children.last().unwrap().ids().unwrap().end(), IdRange::ALL.end());
+        for pair in children.windows(2) {
+            prop_assert_eq!(pair[0].ids().unwrap().end(), pair[1].ids().unwrap().start());
+        }
+        for child in &children {
+            prop_assert!(!child.ids().unwrap().is_empty());
+            prop_assert_eq!(child.modified(), chunk.modified());
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 

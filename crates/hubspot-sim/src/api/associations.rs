@@ -44,9 +44,12 @@ pub fn routes() -> Router<Shared> {
     router
 }
 
-/// Links to records that still exist (archived targets are hidden).
-fn visible_links(data: &PortalData, from: usize, to: usize, id: u64) -> Vec<&Link> {
+/// Links between records that are not archived (as the ground truth reports them).
+pub(super) fn visible_links(data: &PortalData, from: usize, to: usize, id: u64) -> Vec<&Link> {
     let target = &data.tables[to];
+    if !data.tables[from].live.contains_key(&id) {
+        return Vec::new();
+    }
     data.assoc
         .links(from, to, id)
         .iter()

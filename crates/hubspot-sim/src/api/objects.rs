@@ -157,7 +157,7 @@ pub fn record_json(
     if !shape.associations.is_empty() {
         let mut assoc = Map::new();
         for (to, key) in shape.associations {
-            let links = portal.assoc.links(table_index, *to, id);
+            let links = super::associations::visible_links(portal, table_index, *to, id);
             let mut results = Vec::new();
             for link in links {
                 for type_id in &link.type_ids {

@@ -318,3 +318,62 @@ async fn association_changes_do_not_move_last_modified() {
             .any(|r| r["toObjectId"].as_u64() == Some(deal.id))
     );
 }
+
+#[tokio::test]
+async fn archived_records_drop_out_of_association_reads() {
+    let t = start().await;
+    let link = t
+        .control()
+        .associations(t.hub(), "contacts", "companies")
+        .unwrap()
+        .remove(0);
+    let before = t
+        .get_json(
+            &format!(
+                "/crm/v4/objects/companies/{}/associations/contacts",
+                link.to_id
+            ),
+            200,
+        )
+        .await;
+    assert!(
+        before["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["toObjectId"].as_u64() == Some(link.from_id))
+    );
+    t.control()
+        .archive_record(t.hub(), "contacts", link.from_id)
+        .unwrap();
+    let after = t
+        .get_json(
+            &format!(
+                "/crm/v4/objects/companies/{}/associations/contacts",
+                link.to_id
+            ),
+            200,
+        )
+        .await;
+    assert!(
+        !after["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["toObjectId"].as_u64() == Some(link.from_id))
+    );
+    let r = t
+        .post(
+            "/crm/v4/associations/contacts/companies/batch/read",
+            &json!({"inputs": [{"id": link.from_id.to_string()}]}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::MULTI_STATUS);
+    assert!(
+        !t.control()
+            .associations(t.hub(), "contacts", "companies")
+            .unwrap()
+            .iter()
+            .any(|a| a.from_id == link.from_id)
+    );
+}

@@ -8,6 +8,7 @@ mod sim_limits;
 mod sim_metadata;
 mod sim_oauth;
 mod sim_paging;
+mod sim_portals;
 mod wire_api;
 mod wire_failures;
 mod wire_oauth;
