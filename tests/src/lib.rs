@@ -8,6 +8,7 @@
 //! `TEST_LOG=1` prints the roles' logs (`RUST_LOG` filters them).
 
 pub mod compare;
+mod credentials;
 mod database;
 mod queue;
 
@@ -22,7 +23,8 @@ use hubspot_sim::{
 use hubsync_committer::{CommitterContext, CommitterSettings};
 use hubsync_core::{ConnectionId, RunId, RunKind, TableName};
 use hubsync_hubspot::{
-    ClientConfig, ClientSecret, HubSpotClient, OAuthApp, OAuthConfig, RateConfig, RetryConfig,
+    ClientConfig, ClientSecret, HubSpotClient, OAuthApp, OAuthConfig, PortalClients, RateConfig,
+    RetryConfig,
 };
 use hubsync_planner::{PlannerContext, PlannerSettings, RunProgress, SyncPlanReport, SyncRequest};
 use hubsync_queue::{Broker, CancellationToken};
@@ -31,6 +33,7 @@ use hubsync_worker::{WorkerContext, WorkerSettings};
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
 
+pub use credentials::StoreCredentials;
 pub use database::TestDatabase;
 pub use queue::TestQueues;
 
@@ -251,13 +254,24 @@ impl Env {
         self.queues.broker.clone()
     }
 
+    /// A fresh cache of portal clients over the store's credentials, as one process
+    /// (one role) holds: each role gets its own, like separate pods.
+    pub fn portals(&self) -> Arc<PortalClients> {
+        Arc::new(PortalClients::new(
+            self.hubspot.clone(),
+            self.oauth.clone(),
+            Arc::new(StoreCredentials {
+                pool: self.db.pool.clone(),
+                key: Arc::clone(&self.key),
+            }),
+        ))
+    }
+
     pub fn planner_context(&self) -> PlannerContext {
         PlannerContext {
             pool: self.db.pool.clone(),
             broker: self.broker(),
-            hubspot: self.hubspot.clone(),
-            oauth: self.oauth.clone(),
-            encryption_key: Arc::clone(&self.key),
+            portals: self.portals(),
             settings: self.planner.clone(),
         }
     }
@@ -275,9 +289,7 @@ impl Env {
         let context = WorkerContext {
             pool: self.db.pool.clone(),
             broker: self.broker(),
-            hubspot: self.hubspot.clone(),
-            oauth: self.oauth.clone(),
-            encryption_key: Arc::clone(&self.key),
+            portals: self.portals(),
             settings,
         };
         let stop = CancellationToken::new();

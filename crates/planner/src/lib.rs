@@ -14,14 +14,12 @@ mod error;
 mod follow;
 mod metadata;
 mod plan;
-mod portal;
 mod settings;
 
 use std::sync::Arc;
 
-use hubsync_hubspot::{HubSpotClient, OAuthApp};
+use hubsync_hubspot::PortalClients;
 use hubsync_queue::Broker;
-use hubsync_store::EncryptionKey;
 use sqlx::PgPool;
 
 pub use error::PlanError;
@@ -35,11 +33,8 @@ pub struct PlannerContext {
     pub pool: PgPool,
     /// Publishes the chunk jobs.
     pub broker: Broker,
-    /// The process's HubSpot client (base URL, timeouts, retries, rate budgets).
-    pub hubspot: HubSpotClient,
-    /// The HubSpot app the connections were installed with (refresh, introspection).
-    pub oauth: OAuthApp,
-    /// Opens the stored refresh tokens (and seals rotated ones).
-    pub encryption_key: Arc<EncryptionKey>,
+    /// The process's HubSpot clients, one per connection, over credentials kept in the
+    /// store (a rotated refresh token is saved; a dead one marks the connection).
+    pub portals: Arc<PortalClients>,
     pub settings: PlannerSettings,
 }

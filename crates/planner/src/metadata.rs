@@ -4,13 +4,12 @@
 //! views rebuilt when a view's columns changed.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use futures_util::{StreamExt, stream};
 use hubsync_core::catalog::owners_available;
 use hubsync_core::metadata::{ObjectSchema, Owner, Pipeline};
 use hubsync_core::{LeftOut, MappingContext, TableName, TableSpec, map_properties, select_tables};
-use hubsync_hubspot::{Error as HubSpotError, PortalClient, TokenProvider};
+use hubsync_hubspot::{Error as HubSpotError, PortalClient};
 use hubsync_store::connections::Connection;
 use hubsync_store::{TableEntry, fields, owners, tables, views};
 use tracing::{info, warn};
@@ -24,7 +23,7 @@ const CUSTOM_OBJECTS_SCOPE: &str = "crm.objects.custom.read";
 /// What the refresh found and changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MetadataReport {
-    /// The scopes HubSpot says the connection's token holds now.
+    /// The connection's granted scopes the tables were selected by.
     pub granted_scopes: BTreeSet<String>,
     /// Tables the scopes allow, with their live field counts.
     pub fields: BTreeMap<TableName, usize>,
@@ -49,19 +48,14 @@ pub(crate) async fn refresh(
     context: &PlannerContext,
     connection: &Connection,
     portal: &PortalClient,
-    tokens: &Arc<TokenProvider>,
 ) -> Result<MetadataReport, PlanError> {
-    let mut report = MetadataReport::default();
-    let access_token = tokens.current().await?;
-    let info = context.oauth.introspect(&access_token).await?;
-    report.granted_scopes = info.scopes.into_iter().collect();
-    if report.granted_scopes != connection.granted_scopes {
-        info!(
-            granted = report.granted_scopes.len(),
-            stored = connection.granted_scopes.len(),
-            "the token's scopes differ from the ones stored at connect time; using the token's"
-        );
-    }
+    // The scopes stored by `hubsync connect` (introspected then). Introspecting again
+    // on every plan needs the connection's access token, which the shared portal
+    // client does not hand out yet (requests-lead.md #5).
+    let mut report = MetadataReport {
+        granted_scopes: connection.granted_scopes.clone(),
+        ..MetadataReport::default()
+    };
 
     let schemas: Vec<ObjectSchema> = if report.granted_scopes.contains(CUSTOM_OBJECTS_SCOPE) {
         match portal.schemas().await {
@@ -94,7 +88,7 @@ pub(crate) async fn refresh(
     }
 
     let owners = match owners_available(&report.granted_scopes) {
-        Ok(()) => read_owners(portal).await,
+        Ok(()) => read_owners(portal).await?,
         Err(left_out) => {
             report.left_out.push(left_out);
             None
@@ -125,6 +119,7 @@ pub(crate) async fn refresh(
         let name = spec.name.clone();
         let table_fields = match result {
             Ok(table_fields) => table_fields,
+            Err(error) if stops_the_plan(&error) => return Err(error.into()),
             Err(error) => {
                 warn!(table = %name, %error, "could not read the table's properties; it is not planned");
                 report.failed.insert(name, error.to_string());
@@ -183,19 +178,29 @@ pub(crate) async fn refresh(
 
 /// Active and archived owners (records still reference deactivated users). A failure
 /// is logged and costs only the owners' names: user fields keep their ids.
-async fn read_owners(portal: &PortalClient) -> Option<Vec<Owner>> {
+async fn read_owners(portal: &PortalClient) -> Result<Option<Vec<Owner>>, HubSpotError> {
     let read = async {
         let mut owners = portal.owners(false).await?;
         owners.extend(portal.owners(true).await?);
         Ok::<_, HubSpotError>(owners)
     };
     match read.await {
-        Ok(owners) => Some(owners),
+        Ok(owners) => Ok(Some(owners)),
+        Err(error) if stops_the_plan(&error) => Err(error),
         Err(error) => {
             warn!(%error, "could not read the owners; keeping the stored ones");
-            None
+            Ok(None)
         }
     }
+}
+
+/// Errors no other request of this plan can escape: the portal must be reconnected,
+/// or its credentials cannot be had. Other failures cost one table or the owners.
+fn stops_the_plan(error: &HubSpotError) -> bool {
+    matches!(
+        error,
+        HubSpotError::ReconnectRequired { .. } | HubSpotError::Credentials { .. }
+    )
 }
 
 struct TableFields {
@@ -213,6 +218,7 @@ async fn read_table_fields(
     let pipelines: Vec<Pipeline> = if spec.name == TableName::DEALS {
         match portal.pipelines(&spec.object_type).await {
             Ok(pipelines) => pipelines,
+            Err(error) if stops_the_plan(&error) => return Err(error),
             Err(error) => {
                 warn!(%error, "could not read the deal pipelines; stage labels are missing");
                 Vec::new()

@@ -20,7 +20,6 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::PlannerContext;
 use crate::error::PlanError;
 use crate::metadata::{self, MetadataReport};
-use crate::portal;
 
 /// What `hubsync sync` asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,10 +118,19 @@ pub async fn plan(
     }
     let span = info_span!("plan", connection_id = %connection.id, hub_id = connection.hub_id, kind = ?request.kind);
     async {
-        let portal = portal::open(context, &connection).await?;
-        let metadata = match metadata::refresh(context, &connection, &portal.client, &portal.tokens).await {
+        let refreshed = async {
+            let portal = context.portals.get(connection.id).await?;
+            metadata::refresh(context, &connection, &portal).await
+        };
+        let metadata = match refreshed.await {
             Ok(metadata) => metadata,
-            Err(error) => return Err(portal::check_reconnect(context, connection.id, error).await),
+            Err(PlanError::HubSpot(hubsync_hubspot::Error::ReconnectRequired { reason, .. })) => {
+                // The token provider had the connection marked already; forget its
+                // client so that a reconnect is picked up by this process.
+                context.portals.evict(connection.id);
+                return Err(PlanError::ReconnectRequired { reason });
+            }
+            Err(error) => return Err(error),
         };
         let mut report = SyncPlanReport {
             connection_id: connection.id,

@@ -122,10 +122,10 @@ impl Worker {
                 }
                 Err(error) => error,
             };
-            if let Some(reason) = error.needs_reconnect() {
-                self.clients
-                    .reconnect_required(job.connection_id, reason)
-                    .await;
+            if error.needs_reconnect() {
+                // The token provider already told the credentials store to mark the
+                // connection; forget its client so a reconnect is picked up.
+                self.portals.evict(job.connection_id);
             }
             match disposition(&error, attempts, self.settings.max_attempts) {
                 Disposition::Retry { after } => {

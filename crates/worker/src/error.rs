@@ -19,11 +19,6 @@ pub enum ChunkError {
     UnknownChunk,
     #[error("table {0} of the chunk's connection is not in the store")]
     UnknownTable(TableName),
-    #[error("connection is {status}{}", reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default())]
-    ConnectionUnusable {
-        status: String,
-        reason: Option<String>,
-    },
     #[error("the table's stored custom query is invalid: {0}")]
     CustomQuery(#[from] CustomQueryError),
     #[error(transparent)]
@@ -57,11 +52,9 @@ impl ChunkError {
             // Per-input errors of an association read are not classified by HubSpot;
             // another attempt is cheap and max_attempts bounds it.
             Self::Associations { .. } => true,
-            Self::UnknownChunk
-            | Self::UnknownTable(_)
-            | Self::ConnectionUnusable { .. }
-            | Self::CustomQuery(_)
-            | Self::Page(_) => false,
+            Self::UnknownChunk | Self::UnknownTable(_) | Self::CustomQuery(_) | Self::Page(_) => {
+                false
+            }
         }
     }
 
@@ -73,13 +66,13 @@ impl ChunkError {
         }
     }
 
-    /// The portal must be connected again: the connection is marked, and no other
-    /// chunk of it can succeed until then.
-    pub fn needs_reconnect(&self) -> Option<&str> {
-        match self {
-            Self::HubSpot(hubsync_hubspot::Error::ReconnectRequired { reason, .. }) => Some(reason),
-            _ => None,
-        }
+    /// The portal must be connected again (the token provider has the connection
+    /// marked): no other chunk of it can succeed until then.
+    pub fn needs_reconnect(&self) -> bool {
+        matches!(
+            self,
+            Self::HubSpot(hubsync_hubspot::Error::ReconnectRequired { .. })
+        )
     }
 
     /// A bounded label for logs (never a message).
@@ -90,7 +83,6 @@ impl ChunkError {
             Self::Queue(_) => "queue",
             Self::UnknownChunk => "unknown_chunk",
             Self::UnknownTable(_) => "unknown_table",
-            Self::ConnectionUnusable { .. } => "connection_unusable",
             Self::CustomQuery(_) => "custom_query",
             Self::Page(_) => "bad_page",
             Self::Associations { .. } => "associations",
@@ -154,8 +146,8 @@ mod tests {
             reason: "BAD_REFRESH_TOKEN".into(),
             correlation_id: None,
         });
-        assert_eq!(error.needs_reconnect(), Some("BAD_REFRESH_TOKEN"));
+        assert!(error.needs_reconnect());
         assert_eq!(disposition(&error, 1, 5), Disposition::Fail);
-        assert_eq!(server_error().needs_reconnect(), None);
+        assert!(!server_error().needs_reconnect());
     }
 }

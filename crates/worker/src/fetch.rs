@@ -31,7 +31,7 @@ impl Worker {
             .await?
             .ok_or_else(|| ChunkError::UnknownTable(job.table.clone()))?;
         let fields = db::live_fields(&self.pool, job.connection_id, &job.table).await?;
-        let portal = self.clients.get(job.connection_id).await?;
+        let portal = self.portals.get(job.connection_id).await?;
         let spec = &table.spec;
         let properties = requested_properties(spec, &fields);
         let by_name: HashMap<String, Field> = fields
@@ -90,7 +90,6 @@ impl Worker {
                 if let Some(children) = plan_split(
                     &chunk.range,
                     &sample,
-                    cursor,
                     self.settings.split_threshold,
                     self.settings.split_max_parts,
                 ) {

@@ -18,16 +18,14 @@ mod db;
 pub mod error;
 mod fetch;
 mod page;
-mod portal_clients;
 mod settings;
 mod split;
 mod worker;
 
 use std::sync::Arc;
 
-use hubsync_hubspot::{HubSpotClient, OAuthApp};
+use hubsync_hubspot::PortalClients;
 use hubsync_queue::Broker;
-use hubsync_store::EncryptionKey;
 use sqlx::PgPool;
 
 pub use error::ChunkError;
@@ -42,11 +40,9 @@ pub struct WorkerContext {
     /// Publishes sub-chunks and outcomes; the worker consumes through a copy of its
     /// settings whose prefetch is `settings.concurrency`.
     pub broker: Broker,
-    /// The process's HubSpot client (base URL, timeouts, retries, rate budgets).
-    pub hubspot: HubSpotClient,
-    /// The HubSpot app the connections were installed with (refreshes tokens).
-    pub oauth: OAuthApp,
-    /// Opens the stored refresh tokens (and seals rotated ones).
-    pub encryption_key: Arc<EncryptionKey>,
+    /// The process's HubSpot clients, one per connection, over credentials kept in the
+    /// store (refresh tokens loaded and rotated ones saved; a dead one marks the
+    /// connection `reconnect_required`; a connection that is not active is refused).
+    pub portals: Arc<PortalClients>,
     pub settings: WorkerSettings,
 }

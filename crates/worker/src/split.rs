@@ -2,28 +2,27 @@
 //!
 //! The first page is a free sample: the records with the lowest ids of the chunk's
 //! range (search pages by id), each with its last-modified time, and HubSpot's `total`
-//! for the whole range. The split uses it twice:
+//! for the whole range.
 //!
 //! - **Time.** Cuts at the sample's modification-time quantiles balance the children by
 //!   records, and a millisecond holding more than a chunk's worth of the sample (a bulk
-//!   import stamps thousands of records with one) gets a child of its own at once.
-//!   Core's even cuts are added too: they shrink the widest child geometrically even
-//!   when the sample (the oldest ids) is not representative of the rest.
-//! - **Ids**, inside one millisecond. An even split of `[lowest id, 2^63)` is useless:
-//!   ids are dense (HubSpot allocates them nearly consecutively), so a 12,000-record
-//!   import would need a dozen levels to isolate. The sample's id density, scaled by
-//!   `total`, estimates where the cluster ends; a tail child always covers the rest, so
-//!   a wrong estimate loses nothing.
+//!   import stamps thousands of records with one) gets a child of its own at once, where
+//!   even cuts alone would need a dozen levels to narrow 56 years down to it. Core's
+//!   even cuts are added too: they shrink the widest child geometrically even when the
+//!   sample (the oldest ids) is not representative of the rest.
+//! - **Ids**, inside one millisecond: core's `ChunkRange::split_sampled`, which sizes
+//!   the children by the sample's id density.
 //!
 //! Children cover the parent's range exactly (contiguous, non-overlapping); a child
 //! still too big splits again.
 //!
-//! Lead request (requests-lead.md #2): move this into core next to `ChunkRange::split`.
+//! Lead request (requests-lead.md #2b): move the time cuts into core beside
+//! `split_sampled`.
 
 use std::collections::BTreeSet;
 
-use hubsync_core::range::{split_ids, split_time};
-use hubsync_core::{ChunkRange, IdRange, ModifiedRange, parts_needed};
+use hubsync_core::range::{IdSample, split_time};
+use hubsync_core::{ChunkRange, ModifiedRange, parts_needed};
 
 /// What the first search page of a chunk says about its size.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -36,19 +35,18 @@ pub struct FirstPage {
     pub modified_ms: Vec<i64>,
 }
 
-/// Id estimates run this much past the sample's density, so that a cluster slightly
-/// sparser than its first page still falls in the head children, not in the tail.
-const HEADROOM_NUMERATOR: u128 = 5;
-const HEADROOM_DENOMINATOR: u128 = 4;
+/// Core's id split sizes its head with 25 % headroom; counting the parts with it keeps
+/// each child near `threshold` records instead of just above it.
+const HEADROOM_NUMERATOR: u64 = 5;
+const HEADROOM_DENOMINATOR: u64 = 4;
 
 /// The sub-ranges a chunk should split into, or `None` when it should be fetched as
-/// is: at most `threshold` records remain, or it is one millisecond and one id.
-/// `after_id` is the highest id already written for this range (the first page's
-/// last): children by id start after it.
+/// is: at most `threshold` records remain beyond the first page, or it is one
+/// millisecond and one id. The first page itself is written before the split, and the
+/// children resume after it (the parent's cursor).
 pub fn plan_split(
     range: &ChunkRange,
     first_page: &FirstPage,
-    after_id: Option<u64>,
     threshold: u64,
     max_parts: usize,
 ) -> Option<Vec<ChunkRange>> {
@@ -58,7 +56,7 @@ pub fn plan_split(
         return None;
     }
     if range.modified().is_single_ms() {
-        return split_by_ids(range, first_page, after_id, remaining, threshold, max_parts);
+        return split_by_ids(range, first_page, remaining, threshold, max_parts);
     }
     let pieces = split_time_by_sample(range.modified(), first_page, parts, threshold);
     (pieces.len() > 1).then(|| pieces.into_iter().map(ChunkRange::time).collect())
@@ -122,59 +120,35 @@ fn split_time_by_sample(
         .collect()
 }
 
-/// Id cuts inside one millisecond: a head sized by the sample's density, then a tail.
+/// Id cuts inside one millisecond, by the sample's density (core).
 fn split_by_ids(
     range: &ChunkRange,
     first_page: &FirstPage,
-    after_id: Option<u64>,
     remaining: u64,
     threshold: u64,
     max_parts: usize,
 ) -> Option<Vec<ChunkRange>> {
-    let ids = range.id_range();
     let (Some(lowest), Some(highest)) = (
         first_page.ids.iter().min().copied(),
         first_page.ids.iter().max().copied(),
     ) else {
         return range.split(parts_needed(remaining, threshold, max_parts), None);
     };
-    // Everything up to the page's last id is written: the children start after it.
-    let start = after_id.unwrap_or(highest).max(highest).saturating_add(1);
-    let Ok(rest) = IdRange::new(start.max(ids.start()), ids.end()) else {
-        return None;
-    };
-    let sampled = first_page.ids.len() as u128;
-    let sample_width = u128::from(highest - lowest) + 1;
-    let estimated = sample_width * u128::from(remaining) * HEADROOM_NUMERATOR
-        / (sampled * HEADROOM_DENOMINATOR);
-    let head_end = u128::from(rest.start())
-        .saturating_add(estimated.max(1))
-        .min(u128::from(rest.end()));
-    // head_end ≤ rest.end() ≤ u64::MAX, so the conversion holds.
-    let head_end = u64::try_from(head_end).unwrap_or(rest.end());
-    // The head is sized with headroom, so its parts are counted with it too: each then
-    // holds about `threshold` records if the sample was representative.
-    let head_records =
-        u64::try_from(u128::from(remaining) * HEADROOM_NUMERATOR / HEADROOM_DENOMINATOR)
-            .unwrap_or(u64::MAX);
-    let mut pieces: Vec<IdRange> = match IdRange::new(rest.start(), head_end) {
-        Ok(head) => split_ids(head, parts_needed(head_records, threshold, max_parts)),
-        Err(_) => Vec::new(),
-    };
-    if let Ok(tail) = IdRange::new(head_end, rest.end()) {
-        pieces.push(tail);
-    }
-    if pieces.len() < 2 {
-        return None;
-    }
-    pieces
-        .into_iter()
-        .map(|ids| ChunkRange::by_ids(range.modified(), ids).ok())
-        .collect()
+    let with_headroom = remaining.saturating_mul(HEADROOM_NUMERATOR) / HEADROOM_DENOMINATOR;
+    range.split_sampled(
+        parts_needed(with_headroom, threshold, max_parts),
+        IdSample {
+            lowest,
+            highest,
+            sampled: first_page.ids.len() as u64,
+            total: first_page.total,
+        },
+    )
 }
 
 #[cfg(test)]
 mod tests {
+    use hubsync_core::IdRange;
     use hubsync_core::range::MAX_ID_EXCLUSIVE;
     use proptest::prelude::*;
 
@@ -208,7 +182,7 @@ mod tests {
     #[test]
     fn a_chunk_within_the_threshold_is_fetched_as_is() {
         let small = page(700, 1..=200, CLUSTER_MS);
-        assert_eq!(plan_split(&one_ms(), &small, None, 1_000, 8), None);
+        assert_eq!(plan_split(&one_ms(), &small, 1_000, 8), None);
     }
 
     #[test]
@@ -220,7 +194,7 @@ mod tests {
         for (index, ms) in first.modified_ms.iter_mut().take(20).enumerate() {
             *ms = 1_600_000_000_000 + index as i64 * 1_000_000;
         }
-        let children = plan_split(&window, &first, Some(200), 2_000, 8).unwrap();
+        let children = plan_split(&window, &first, 2_000, 8).unwrap();
         assert_covers(&window, &children);
         assert!(
             children
@@ -238,7 +212,7 @@ mod tests {
         for (index, ms) in first.modified_ms.iter_mut().enumerate() {
             *ms = 500_000_000 + index as i64 * 1_000;
         }
-        let children = plan_split(&window, &first, Some(200), 2_000, 4).unwrap();
+        let children = plan_split(&window, &first, 2_000, 4).unwrap();
         assert_covers(&window, &children);
         // Even cuts: no child wider than a quarter of the window.
         assert!(
@@ -255,14 +229,14 @@ mod tests {
     }
 
     #[test]
-    fn a_dense_cluster_splits_by_id_after_the_written_page() {
+    fn a_dense_cluster_splits_by_id_in_one_level() {
         // 12,000 ids with step 3 starting at 1,000,000: the first page holds 200 of them.
         let lowest = 1_000_000;
         let ids = (0..200).map(|i| lowest + i * 3);
         let first = page(12_000, ids, CLUSTER_MS);
         let written = lowest + 199 * 3;
-        let children = plan_split(&one_ms(), &first, Some(written), 2_000, 16).unwrap();
-        assert_eq!(children[0].id_range().start(), written + 1);
+        let children = plan_split(&one_ms(), &first, 2_000, 16).unwrap();
+        assert_eq!(children[0].id_range().start(), lowest);
         assert_eq!(children.last().unwrap().id_range().end(), MAX_ID_EXCLUSIVE);
         let last_id = lowest + 11_999 * 3;
         let holding: Vec<_> = children
@@ -285,14 +259,14 @@ mod tests {
     fn one_millisecond_and_one_id_cannot_split() {
         let range = ChunkRange::by_ids(one_ms().modified(), IdRange::new(7, 8).unwrap()).unwrap();
         assert_eq!(
-            plan_split(&range, &page(50_000, [7], CLUSTER_MS), Some(7), 1_000, 8),
+            plan_split(&range, &page(50_000, [7], CLUSTER_MS), 1_000, 8),
             None
         );
     }
 
     proptest! {
         #[test]
-        fn id_children_cover_the_rest_of_the_range(
+        fn id_children_cover_the_range_from_the_lowest_id(
             start in 0u64..1_000_000,
             width in 2u64..10_000_000,
             offset in 0u64..1_000,
@@ -309,12 +283,11 @@ mod tests {
                 .map(|i| lowest + i * step)
                 .filter(|id| *id < start + width)
                 .collect();
-            let written = *sample.last().unwrap();
             let first = page(total.max(sample.len() as u64), sample, CLUSTER_MS);
-            if let Some(children) = plan_split(&range, &first, Some(written), threshold, max_parts) {
+            if let Some(children) = plan_split(&range, &first, threshold, max_parts) {
                 prop_assert!(children.len() >= 2);
                 prop_assert!(children.len() <= max_parts + 1);
-                prop_assert_eq!(children[0].id_range().start(), written + 1);
+                prop_assert_eq!(children[0].id_range().start(), lowest);
                 prop_assert_eq!(children.last().unwrap().id_range().end(), start + width);
                 for pair in children.windows(2) {
                     prop_assert_eq!(pair[0].id_range().end(), pair[1].id_range().start());
@@ -337,7 +310,7 @@ mod tests {
                 ids: (1..=sample.len() as u64).collect(),
                 modified_ms: sample.iter().map(|ms| start + ms % width).collect(),
             };
-            if let Some(children) = plan_split(&range, &first, None, threshold, max_parts) {
+            if let Some(children) = plan_split(&range, &first, threshold, max_parts) {
                 prop_assert!(children.len() >= 2);
                 prop_assert!(children.len() < 4 * max_parts);
                 assert_covers(&range, &children);

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use hubsync_hubspot::PortalClients;
 use hubsync_queue::{Broker, CancellationToken, Delivery, QueueSettings, Route};
 use sqlx::PgPool;
 use tokio::sync::Semaphore;
@@ -9,7 +10,6 @@ use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
 use crate::chunk::{DeliveryEnd, handle};
-use crate::portal_clients::PortalClients;
 use crate::{WorkerContext, WorkerSettings};
 
 /// What every chunk task of the process shares.
@@ -17,7 +17,8 @@ pub(crate) struct Worker {
     pub(crate) pool: PgPool,
     /// Publishes children and outcomes (the context's broker).
     pub(crate) broker: Broker,
-    pub(crate) clients: PortalClients,
+    /// One client per connection for the whole process (shared token and governor).
+    pub(crate) portals: Arc<PortalClients>,
     pub(crate) settings: WorkerSettings,
     pub(crate) worker_id: String,
 }
@@ -30,9 +31,7 @@ pub async fn run(context: WorkerContext, shutdown: CancellationToken) -> anyhow:
     let WorkerContext {
         pool,
         broker,
-        hubspot,
-        oauth,
-        encryption_key,
+        portals,
         settings,
     } = context;
     settings.validate()?;
@@ -49,7 +48,7 @@ pub async fn run(context: WorkerContext, shutdown: CancellationToken) -> anyhow:
         .context("failed to declare the queue topology")?;
     let worker_id = settings.worker_id();
     let worker = Arc::new(Worker {
-        clients: PortalClients::new(pool.clone(), encryption_key, hubspot, oauth),
+        portals,
         pool,
         broker,
         settings: settings.clone(),

@@ -178,7 +178,14 @@ async fn a_connection_without_the_optional_scopes_syncs_the_rest_and_says_why() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_uninstalled_app_marks_the_connection_for_reconnect_and_plans_nothing() {
-    let env = Env::start(EnvOptions::default()).await;
+    let mut options = EnvOptions::default();
+    // Without custom objects the owners are the first request of a plan: their failure
+    // must stop the plan, not just cost the owners.
+    options.sim = SimConfig {
+        portal_tiers: vec![Tier::Free],
+        ..options.sim
+    };
+    let env = Env::start(options).await;
     env.control().uninstall(env.hub_id).unwrap();
 
     let planned = hubsync_planner::plan(
