@@ -1,0 +1,38 @@
+//! Why a sync could not be planned.
+
+use hubsync_core::{RunId, TableName};
+
+/// An error that stopped planning. Tables skipped or refused are not errors: they are
+/// in the report.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("invalid planner setting: {0}")]
+    Settings(String),
+    #[error("store: {0}")]
+    Store(#[from] hubsync_store::Error),
+    #[error("hubspot: {0}")]
+    HubSpot(#[from] hubsync_hubspot::Error),
+    /// The connection is disabled or must be reconnected: nothing was written.
+    #[error("connection {connection} is {status}{}; nothing was planned", reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default())]
+    ConnectionNotActive {
+        connection: String,
+        status: String,
+        reason: Option<String>,
+    },
+    /// HubSpot refused the refresh token during this run; the connection is now marked.
+    #[error(
+        "hubspot refused the refresh token ({reason}); run `hubsync connect` again for this portal"
+    )]
+    ReconnectRequired { reason: String },
+    /// The run and its chunks are recorded but their jobs could not all be published.
+    /// The next `sync` of the table finds the run in flight and publishes them.
+    #[error(
+        "run {run_id} of table {table} is recorded but its jobs could not be published: {source}"
+    )]
+    Publish {
+        table: TableName,
+        run_id: RunId,
+        #[source]
+        source: hubsync_queue::Error,
+    },
+}
