@@ -14,7 +14,10 @@ pub struct PlannerSettings {
     /// (HubSpot's index lags), is read now.
     pub lookback_secs: u64,
     /// Chunks a run starts with: its window split evenly in time. A chunk that turns
-    /// out big splits itself further, so this only sets the first parallelism.
+    /// out big splits itself further, by the sample its first page gives (which cuts
+    /// where the records are, unlike even cuts of a 50-year window), and every empty
+    /// chunk costs a search call from HubSpot's 5-per-second budget, so the default is
+    /// one: an incremental run of an unchanged table costs one call.
     pub initial_chunks: usize,
     /// Metadata requests in flight at once (properties of the tables).
     pub metadata_concurrency: usize,
@@ -26,7 +29,7 @@ impl Default for PlannerSettings {
     fn default() -> Self {
         Self {
             lookback_secs: 300,
-            initial_chunks: 8,
+            initial_chunks: 1,
             metadata_concurrency: 4,
             follow_poll_ms: 1_000,
         }

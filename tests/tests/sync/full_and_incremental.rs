@@ -173,8 +173,19 @@ async fn a_full_then_an_incremental_sync_make_postgres_equal_the_portal() {
     }
     compare::assert_matches_portal(&env, None).await;
 
-    // Only the records modified inside the window were read.
+    // Only the records modified inside the window were read, with the calls the
+    // design budgets: one search per chunk page (each chunk here is one page), one
+    // association batch read per join and page holding records.
     let counters = control.portal_counters(hub).unwrap();
+    let chunks: usize = incremental.started.iter().map(|run| run.chunks).sum();
+    assert_eq!(
+        counters.requests_of("search"),
+        chunks as u64,
+        "{counters:#?}"
+    );
+    // deals and contacts have two joins each; their changes fall in at most two chunks.
+    let association_reads = counters.requests_of("associations");
+    assert!((4..=8).contains(&association_reads), "{counters:#?}");
     let read = |object_type: &str| counters.records_of(object_type, "search");
     assert_eq!(read("deals"), 3 + 4 + 1, "{counters:#?}");
     assert_eq!(read("companies"), 2, "{counters:#?}");
