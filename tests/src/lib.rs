@@ -8,9 +8,8 @@
 //! `TEST_LOG=1` prints the roles' logs (`RUST_LOG` filters them).
 
 pub mod compare;
-mod credentials;
-mod database;
-mod queue;
+pub mod database;
+pub mod queue;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Once};
@@ -33,8 +32,8 @@ use hubsync_worker::{WorkerContext, WorkerSettings};
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
 
-pub use credentials::StoreCredentials;
 pub use database::TestDatabase;
+pub use hubsync_cli::wiring::StoreCredentials;
 pub use queue::TestQueues;
 
 /// Installs a log subscriber once, printing only with `TEST_LOG` set.

@@ -190,6 +190,13 @@ impl PortalClient {
         self.shared.stats.snapshot()
     }
 
+    /// The access token this client sends, refreshed if due: for introspection
+    /// ([`crate::OAuthApp::introspect`]), which must use the same token provider so
+    /// that a rotated refresh token is never raced by a second one.
+    pub async fn access_token(&self) -> Result<oauth2::AccessToken> {
+        self.tokens.access_token().await
+    }
+
     /// `base_url` + the family's prefix + `segments` (each percent-encoded).
     pub(crate) fn url(&self, prefix: &str, segments: &[&str]) -> Result<Url> {
         let base = &self.shared.config.base_url;

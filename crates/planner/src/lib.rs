@@ -24,7 +24,7 @@ use sqlx::PgPool;
 
 pub use error::PlanError;
 pub use follow::{RunProgress, follow, progress_of};
-pub use metadata::MetadataReport;
+pub use metadata::{MetadataReport, refresh_metadata};
 pub use plan::{RefusedTable, SkippedTable, StartedRun, SyncPlanReport, SyncRequest, plan};
 pub use settings::PlannerSettings;
 

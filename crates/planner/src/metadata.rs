@@ -6,16 +6,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures_util::{StreamExt, stream};
+use hubsync_core::ConnectionId;
 use hubsync_core::catalog::owners_available;
 use hubsync_core::metadata::{ObjectSchema, Owner, Pipeline};
 use hubsync_core::{LeftOut, MappingContext, TableName, TableSpec, map_properties, select_tables};
-use hubsync_hubspot::{Error as HubSpotError, PortalClient};
-use hubsync_store::connections::Connection;
+use hubsync_hubspot::{Error as HubSpotError, PortalClient, PortalClients};
+use hubsync_store::connections::{self, Connection, ConnectionStatus};
 use hubsync_store::{TableEntry, fields, owners, tables, views};
+use sqlx::PgPool;
 use tracing::{info, warn};
 
-use crate::PlannerContext;
 use crate::error::PlanError;
+use crate::settings::PlannerSettings;
 
 /// The scope that lets custom tables sync (it also reads their schemas).
 const CUSTOM_OBJECTS_SCOPE: &str = "crm.objects.custom.read";
@@ -43,17 +45,63 @@ pub struct MetadataReport {
     pub views_rebuilt: bool,
 }
 
+/// Refreshes a connection's metadata in the store, as every plan does first, and as
+/// `hubsync connect` does so that a new connection's tables and fields are known before
+/// its first sync (custom queries are validated against the fields). Needs no broker.
+pub async fn refresh_metadata(
+    pool: &PgPool,
+    portals: &PortalClients,
+    connection_id: ConnectionId,
+    settings: &PlannerSettings,
+) -> Result<MetadataReport, PlanError> {
+    let connection = {
+        let mut db = pool.acquire().await.map_err(hubsync_store::Error::from)?;
+        connections::get_connection(&mut db, connection_id)
+            .await?
+            .ok_or_else(|| hubsync_store::Error::ConnectionNotFound(connection_id.to_string()))?
+    };
+    if connection.status != ConnectionStatus::Active {
+        return Err(PlanError::ConnectionNotActive {
+            connection: connection.hub_id.to_string(),
+            status: connection.status.to_string(),
+            reason: connection.status_reason.clone(),
+        });
+    }
+    let refreshed = async {
+        let portal = portals.get(connection.id).await?;
+        refresh(pool, settings, portals, &connection, &portal).await
+    };
+    match refreshed.await {
+        Err(PlanError::HubSpot(hubsync_hubspot::Error::ReconnectRequired { reason, .. })) => {
+            // The token provider had the connection marked already; forget its client
+            // so that a reconnect is picked up by this process.
+            portals.evict(connection.id);
+            Err(PlanError::ReconnectRequired { reason })
+        }
+        other => other,
+    }
+}
+
 /// Refreshes the connection's metadata in the store.
-pub(crate) async fn refresh(
-    context: &PlannerContext,
+async fn refresh(
+    pool: &PgPool,
+    settings: &PlannerSettings,
+    portals: &PortalClients,
     connection: &Connection,
     portal: &PortalClient,
 ) -> Result<MetadataReport, PlanError> {
-    // The scopes stored by `hubsync connect` (introspected then). Introspecting again
-    // on every plan needs the connection's access token, which the shared portal
-    // client does not hand out yet (requests-lead.md #5).
+    // The scopes can change under a connection (the app reinstalled with other ones),
+    // and tables follow them: ask HubSpot, through the portal's own token provider.
+    let token = portal.access_token().await?;
+    let introspected = portals.app().introspect(&token).await?;
+    let granted: BTreeSet<String> = introspected.scopes.into_iter().collect();
+    if granted != connection.granted_scopes {
+        info!(scopes = granted.len(), "granted scopes changed");
+        let mut db = pool.acquire().await.map_err(hubsync_store::Error::from)?;
+        connections::set_granted_scopes(&mut db, connection.id, &granted).await?;
+    }
     let mut report = MetadataReport {
-        granted_scopes: connection.granted_scopes.clone(),
+        granted_scopes: granted,
         ..MetadataReport::default()
     };
 
@@ -74,11 +122,7 @@ pub(crate) async fn refresh(
     let selection = select_tables(&report.granted_scopes, &schemas);
     report.left_out = selection.left_out.clone();
     {
-        let mut db = context
-            .pool
-            .acquire()
-            .await
-            .map_err(hubsync_store::Error::from)?;
+        let mut db = pool.acquire().await.map_err(hubsync_store::Error::from)?;
         tables::upsert_tables(
             &mut db,
             connection.id,
@@ -95,15 +139,16 @@ pub(crate) async fn refresh(
         }
     };
     if let Some(owners) = &owners {
-        let mut db = context
-            .pool
-            .acquire()
-            .await
-            .map_err(hubsync_store::Error::from)?;
+        let mut db = pool.acquire().await.map_err(hubsync_store::Error::from)?;
         report.owners =
             Some(owners::replace_owners(&mut db, connection.id, owners).await? as usize);
     }
     let owners = owners.unwrap_or_default();
+    {
+        // Custom tables and owners left out have no table row: `status` reads why here.
+        let mut db = pool.acquire().await.map_err(hubsync_store::Error::from)?;
+        connections::set_connection_left_out(&mut db, connection.id, &report.left_out).await?;
+    }
 
     let refreshed: Vec<(&TableSpec, Result<TableFields, HubSpotError>)> =
         stream::iter(selection.enabled.iter())
@@ -111,7 +156,7 @@ pub(crate) async fn refresh(
                 let owners = &owners;
                 async move { (spec, read_table_fields(portal, spec, owners).await) }
             })
-            .buffer_unordered(context.settings.metadata_concurrency)
+            .buffer_unordered(settings.metadata_concurrency)
             .collect()
             .await;
     let mut view_changed = false;
@@ -132,11 +177,7 @@ pub(crate) async fn refresh(
                 .iter()
                 .map(|reason| format!("{}: {reason}", spec.name)),
         );
-        let mut db = context
-            .pool
-            .acquire()
-            .await
-            .map_err(hubsync_store::Error::from)?;
+        let mut db = pool.acquire().await.map_err(hubsync_store::Error::from)?;
         let changes = fields::replace_fields(
             &mut db,
             connection.id,
@@ -153,11 +194,7 @@ pub(crate) async fn refresh(
     }
     report.changed_tables.sort();
     if view_changed {
-        let mut db = context
-            .pool
-            .acquire()
-            .await
-            .map_err(hubsync_store::Error::from)?;
+        let mut db = pool.acquire().await.map_err(hubsync_store::Error::from)?;
         let views = views::rebuild_views(&mut db, connection.id).await?;
         for (table, property) in &views.skipped_columns {
             report.skipped_properties.push(format!(

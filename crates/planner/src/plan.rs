@@ -12,7 +12,7 @@ use hubsync_core::{
 };
 use hubsync_queue::{OutgoingMessage, Route};
 use hubsync_store::chunks::{self, Chunk};
-use hubsync_store::connections::{self, ConnectionRef, ConnectionStatus};
+use hubsync_store::connections::{self, ConnectionRef};
 use hubsync_store::runs::{self, NewRun};
 use hubsync_store::tables::{self, StoredTable};
 use tracing::{Instrument, info, info_span, warn};
@@ -109,29 +109,15 @@ pub async fn plan(
             .map_err(hubsync_store::Error::from)?;
         connections::resolve_connection(&mut db, request.connection).await?
     };
-    if connection.status != ConnectionStatus::Active {
-        return Err(PlanError::ConnectionNotActive {
-            connection: request.connection.to_string(),
-            status: connection.status.to_string(),
-            reason: connection.status_reason.clone(),
-        });
-    }
     let span = info_span!("plan", connection_id = %connection.id, hub_id = connection.hub_id, kind = ?request.kind);
     async {
-        let refreshed = async {
-            let portal = context.portals.get(connection.id).await?;
-            metadata::refresh(context, &connection, &portal).await
-        };
-        let metadata = match refreshed.await {
-            Ok(metadata) => metadata,
-            Err(PlanError::HubSpot(hubsync_hubspot::Error::ReconnectRequired { reason, .. })) => {
-                // The token provider had the connection marked already; forget its
-                // client so that a reconnect is picked up by this process.
-                context.portals.evict(connection.id);
-                return Err(PlanError::ReconnectRequired { reason });
-            }
-            Err(error) => return Err(error),
-        };
+        let metadata = metadata::refresh_metadata(
+            &context.pool,
+            &context.portals,
+            connection.id,
+            &context.settings,
+        )
+        .await?;
         let mut report = SyncPlanReport {
             connection_id: connection.id,
             hub_id: connection.hub_id,

@@ -298,6 +298,28 @@ pub async fn set_connection_status(
     Ok(())
 }
 
+/// Records the scopes introspection found granted (they change when the app is
+/// reinstalled with other scopes).
+pub async fn set_granted_scopes(
+    conn: &mut PgConnection,
+    id: ConnectionId,
+    scopes: &BTreeSet<String>,
+) -> Result<()> {
+    let scopes: Vec<&String> = scopes.iter().collect();
+    let updated = sqlx::query(
+        "UPDATE hubsync.connections SET granted_scopes = $2, updated_at = now() WHERE id = $1",
+    )
+    .bind(id.as_uuid())
+    .bind(scopes)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        return Err(Error::ConnectionNotFound(id.to_string()));
+    }
+    Ok(())
+}
+
 /// Records what the catalog left out of the connection's sync (replacing the last list).
 pub async fn set_connection_left_out(
     conn: &mut PgConnection,

@@ -78,7 +78,8 @@ pub use commit::{CommitOutcome, commit_run};
 pub use connections::{
     Connection, ConnectionRef, ConnectionStatus, NewConnection, get_connection,
     get_connection_by_hub_id, list_connections, load_refresh_token, resolve_connection,
-    set_connection_left_out, set_connection_status, store_refresh_token, upsert_connection,
+    set_connection_left_out, set_connection_status, set_granted_scopes, store_refresh_token,
+    upsert_connection,
 };
 pub use crypto::{CryptoError, EncryptionKey};
 pub use error::{Error, Result};

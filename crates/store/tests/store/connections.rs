@@ -4,7 +4,7 @@ use hubsync_store::{
     ConnectionRef, ConnectionStatus, CryptoError, DatabaseSettings, EncryptionKey, Error,
     ExposeSecret, SchemaName, SecretString, connect, get_connection, get_connection_by_hub_id,
     list_connections, load_refresh_token, migrate, resolve_connection, set_connection_left_out,
-    set_connection_status, store_refresh_token, upsert_connection,
+    set_connection_status, set_granted_scopes, store_refresh_token, upsert_connection,
 };
 use sqlx::PgPool;
 
@@ -105,6 +105,14 @@ async fn what_the_catalog_left_out_is_kept_with_the_connection(pool: PgPool) -> 
     assert!(
         reasons.contains(&"custom tables: scope crm.objects.custom.read not granted".to_owned()),
         "{reasons:?}"
+    );
+    set_granted_scopes(&mut conn, created.id, &scopes(&["oauth", "e-commerce"])).await?;
+    assert_eq!(
+        get_connection(&mut conn, created.id)
+            .await?
+            .unwrap()
+            .granted_scopes,
+        scopes(&["oauth", "e-commerce"])
     );
     // A later refresh replaces the list.
     set_connection_left_out(&mut conn, created.id, &[]).await?;

@@ -1,0 +1,128 @@
+//! `hubsync requeue`: puts failed chunks back to work once the cause is fixed (a scope
+//! granted, HubSpot back up). Their rows return to `pending` and their runs to
+//! `running` first; then each chunk's dead-lettered job goes back to the work queue,
+//! and a chunk without one (lost, or failed before it was dead-lettered) gets a fresh
+//! job. Jobs are confirmed by the broker before the dead copies are removed.
+
+use std::collections::{BTreeSet, HashMap};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use hubsync_core::{ChunkId, RunId, encode_job};
+use hubsync_queue::{OutgoingMessage, Route};
+use hubsync_store::{Chunk, ConnectionRef};
+
+use crate::settings::Settings;
+use crate::wiring;
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct RequeueArgs {
+    /// Every failed chunk of this run.
+    #[arg(long)]
+    run: Option<RunId>,
+    /// These chunks (repeat the flag).
+    #[arg(long)]
+    chunk: Vec<ChunkId>,
+    /// Every failed chunk (of one connection with --connection).
+    #[arg(long)]
+    all_failed: bool,
+    /// Limits --all-failed to one connection (id or hub id).
+    #[arg(long, requires = "all_failed")]
+    connection: Option<String>,
+}
+
+pub async fn run(settings: &Settings, args: RequeueArgs) -> Result<ExitCode> {
+    let reference: Option<ConnectionRef> =
+        args.connection.as_deref().map(str::parse).transpose()?;
+    let pool = wiring::database(settings, "requeue", 2).await?;
+    let broker = wiring::broker(settings).await?;
+    let mut conn = pool.acquire().await?;
+
+    let chunks: Vec<Chunk> = if let Some(run_id) = args.run {
+        hubsync_store::requeue_run(&mut conn, run_id).await?
+    } else {
+        let ids: Vec<ChunkId> = if args.all_failed {
+            let connection_id = match reference {
+                Some(reference) => Some(
+                    hubsync_store::resolve_connection(&mut conn, reference)
+                        .await?
+                        .id,
+                ),
+                None => None,
+            };
+            hubsync_store::list_failed_chunks(&mut conn, connection_id)
+                .await?
+                .into_iter()
+                .map(|chunk| chunk.id)
+                .collect()
+        } else {
+            args.chunk.clone()
+        };
+        if ids.is_empty() {
+            println!("no failed chunks to requeue");
+            return Ok(ExitCode::SUCCESS);
+        }
+        hubsync_store::requeue_chunks(&mut conn, &ids).await?
+    };
+    if chunks.is_empty() {
+        bail!("nothing was requeued: the chunks are not failed, or their runs were cancelled");
+    }
+
+    // The dead-lettered copies of these chunks go back first (their x-death history
+    // stays with them); the others get a fresh job.
+    let wanted: BTreeSet<String> = chunks.iter().map(|chunk| chunk.id.to_string()).collect();
+    let mut revived = BTreeSet::new();
+    broker
+        .requeue_dead(Route::Chunks, |dead| {
+            let selected = dead
+                .message_id
+                .as_deref()
+                .is_some_and(|id| wanted.contains(id) && !revived.contains(id));
+            if selected {
+                revived.insert(dead.message_id.clone().unwrap_or_default());
+            }
+            selected
+        })
+        .await
+        .context("cannot move dead-lettered jobs back to the queue")?;
+
+    let mut kinds = HashMap::new();
+    let mut fresh = Vec::new();
+    for chunk in chunks
+        .iter()
+        .filter(|c| !revived.contains(&c.id.to_string()))
+    {
+        let kind = match kinds.get(&chunk.run_id) {
+            Some(kind) => *kind,
+            None => {
+                let run = hubsync_store::get_run(&mut conn, chunk.run_id)
+                    .await?
+                    .with_context(|| format!("run {} vanished", chunk.run_id))?;
+                kinds.insert(chunk.run_id, run.kind);
+                run.kind
+            }
+        };
+        let payload = encode_job(&chunk.job(kind));
+        fresh.push(OutgoingMessage::new(chunk.id.to_string(), payload));
+    }
+    broker
+        .publisher()
+        .publish_batch(Route::Chunks, &fresh)
+        .await
+        .context("cannot publish the requeued jobs")?;
+    let ids: Vec<ChunkId> = chunks.iter().map(|chunk| chunk.id).collect();
+    hubsync_store::mark_chunks_published(&mut conn, &ids).await?;
+    let _ = broker.close().await;
+
+    let runs: BTreeSet<RunId> = chunks.iter().map(|chunk| chunk.run_id).collect();
+    println!(
+        "requeued {} chunk(s) of {} run(s): {} from the dead-letter queue, {} republished",
+        chunks.len(),
+        runs.len(),
+        revived.len(),
+        fresh.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
