@@ -31,6 +31,14 @@ lint: ## rustfmt check and clippy with warnings as errors
 test: services ## bring the services up, then run the whole test suite
 	$(CARGO) test --workspace --all-targets --no-fail-fast
 
+.PHONY: demo
+demo: ## the main job: services, simulated portal, connect, full + incremental sync by 2 workers, report
+	@scripts/demo.sh
+
+.PHONY: bench-sim
+bench-sim: ## simulator benchmark: generate 100,000 records and page through them (release)
+	$(CARGO) bench -p hubspot-sim --bench generate
+
 .PHONY: sim
 sim: ## run the HubSpot simulator with seed 1 on 127.0.0.1:8089
 	$(CARGO) run -p hubspot-sim -- --addr 127.0.0.1:8089 --seed 1

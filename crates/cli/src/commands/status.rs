@@ -19,7 +19,7 @@ pub struct StatusArgs {
     /// One connection (id or hub id); without it, every connection in brief.
     #[arg(long, short)]
     connection: Option<String>,
-    /// How many recent runs to show.
+    /// How many recent runs to show (0: none).
     #[arg(long, default_value_t = 10)]
     runs: u32,
 }
@@ -47,8 +47,10 @@ pub async fn run(settings: &Settings, args: StatusArgs) -> Result<ExitCode> {
         }
     }
     let connection_id = connection.as_ref().map(|c| c.id);
-    let runs = hubsync_store::recent_run_reports(&mut conn, connection_id, args.runs).await?;
-    output::print_runs(&mut out, &runs)?;
+    if args.runs > 0 {
+        let runs = hubsync_store::recent_run_reports(&mut conn, connection_id, args.runs).await?;
+        output::print_runs(&mut out, &runs)?;
+    }
     let failed = hubsync_store::list_failed_chunks(&mut conn, connection_id).await?;
     output::print_failed_chunks(&mut out, &failed)?;
 
