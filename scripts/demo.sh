@@ -146,8 +146,10 @@ cat <<EOF
 Query the views (schema hubspot_$HUB):
   psql postgres://hubsync:hubsync@127.0.0.1:5432/hubsync_demo
   SELECT id, dealname, amount, deal_currency_code, dealstage FROM hubspot_$HUB.deals ORDER BY amount DESC NULLS LAST LIMIT 5;
-  SELECT d.dealname, c.name FROM hubspot_$HUB.deals d
+  SELECT DISTINCT d.dealname, c.name FROM hubspot_$HUB.deals d
     JOIN hubspot_$HUB.associations a ON a.from_table = 'deals' AND a.from_id = d.id AND a.to_table = 'companies'
     JOIN hubspot_$HUB.companies c ON c.id = a.to_id LIMIT 5;
   SELECT id, email, firstname, lastname FROM hubspot_$HUB.contacts WHERE email LIKE 'demo%';
+  SELECT d.dealname, o.name AS owner FROM hubspot_$HUB.deals d
+    LEFT JOIN hubspot_$HUB.owners o ON o.id = d.hubspot_owner_id LIMIT 5;
 EOF
