@@ -123,22 +123,44 @@ counters >"$DEMO_DIR/counters-incremental.json"
 
 say "report"
 "$BIN/hubsync" status --connection "$HUB" --runs 0
+psql_demo() { PGPASSWORD=hubsync psql -h 127.0.0.1 -U hubsync -d hubsync_demo -qtAX -F $'\t' -c "$1"; }
+psql_demo "SELECT t.table_name,
+                  (SELECT count(*) FROM hubsync.records r WHERE r.connection_id = t.connection_id AND r.table_name = t.table_name),
+                  (SELECT count(*) FROM hubsync.fields f WHERE f.connection_id = t.connection_id AND f.table_name = t.table_name AND f.archived_at IS NULL),
+                  (SELECT count(*) FROM hubsync.associations a WHERE a.connection_id = t.connection_id AND a.from_table = t.table_name)
+           FROM hubsync.tables t WHERE t.available ORDER BY 1" >"$DEMO_DIR/tables.tsv"
+psql_demo "SELECT table_name, mode, records, extract(epoch FROM finished_at - created_at)
+           FROM hubsync.runs WHERE status = 'succeeded' ORDER BY created_at" >"$DEMO_DIR/runs.tsv"
 python3 - "$DEMO_DIR" "$FULL_SECS" "$INCR_SECS" <<'PY'
-import json, sys
+import csv, json, sys
 d, full_secs, incr_secs = sys.argv[1], sys.argv[2], sys.argv[3]
-for label, name, secs in (("full", "counters-full.json", full_secs),
-                          ("incremental", "counters-incremental.json", incr_secs)):
-    c = json.load(open(f"{d}/{name}"))
+counters = {kind: json.load(open(f"{d}/counters-{kind}.json")) for kind in ("full", "incremental")}
+runs = {(row[0], row[1]): (int(row[2]), float(row[3]))
+        for row in csv.reader(open(f"{d}/runs.tsv"), delimiter="\t")}
+# HubSpot's object type of each table, as the simulator counts them.
+object_type = {"goals": "goal_targets"}
+def calls(kind, table):
+    by_family = counters[kind].get("calls_by_type", {}).get(object_type.get(table, table), {})
+    return sum(by_family.values())
+header = ("TABLE", "RECORDS", "FIELDS", "ASSOCIATIONS",
+          "FULL: READ", "CALLS", "SECONDS", "INCREMENTAL: READ", "CALLS", "SECONDS")
+rows = []
+for table, records, fields, associations in csv.reader(open(f"{d}/tables.tsv"), delimiter="\t"):
+    full = runs.get((table, "full"), (0, 0.0))
+    incremental = runs.get((table, "incremental"), (0, 0.0))
+    rows.append((table, records, fields, associations,
+                 str(full[0]), str(calls("full", table)), f"{full[1]:.1f}",
+                 str(incremental[0]), str(calls("incremental", table)), f"{incremental[1]:.1f}"))
+widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+for row in [header] + rows:
+    print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+print()
+for kind, secs in (("full", full_secs), ("incremental", incr_secs)):
+    c = counters[kind]
     requests = {family: sum(by_status.values()) for family, by_status in c.get("requests", {}).items()}
-    total = sum(requests.values())
     limited = sum(c.get("rate_limited", {}).values())
-    print(f"{label} sync: {secs} s, {total} HubSpot API calls ({limited} answered 429)")
-    print("  calls by endpoint: " + ", ".join(f"{k} {v}" for k, v in sorted(requests.items())))
-    returned = c.get("records_returned", {})
-    fetched = {t: sum(n for family, n in v.items() if family != "associations")
-               for t, v in returned.items()}
-    print("  records fetched by table: " + ", ".join(
-        f"{t} {n}" for t, n in sorted(fetched.items())))
+    print(f"{kind} sync: {secs} s wall, {sum(requests.values())} HubSpot API calls "
+          f"({limited} answered 429): " + ", ".join(f"{k} {v}" for k, v in sorted(requests.items())))
 PY
 
 cat <<EOF

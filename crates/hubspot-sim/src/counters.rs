@@ -19,6 +19,10 @@ pub struct CounterSnapshot {
     pub max_concurrency: u64,
     /// Records returned by object type (plural name), then endpoint family.
     pub records_returned: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Calls answered with records (objects, search, batch read, associations), by
+    /// object type (plural name), then endpoint family: the API cost of each table.
+    #[serde(default)]
+    pub calls_by_type: BTreeMap<String, BTreeMap<String, u64>>,
     /// Faults injected by endpoint family.
     pub faults_injected: BTreeMap<String, u64>,
 }
@@ -34,6 +38,15 @@ impl CounterSnapshot {
 
     pub fn records_of(&self, object_type: &str, family: &str) -> u64 {
         self.records_returned
+            .get(object_type)
+            .and_then(|m| m.get(family))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Calls of one family that answered records of `object_type`.
+    pub fn calls_of(&self, object_type: &str, family: &str) -> u64 {
+        self.calls_by_type
             .get(object_type)
             .and_then(|m| m.get(family))
             .copied()
@@ -95,13 +108,19 @@ impl Counters {
         self.with(|s| *s.faults_injected.entry(family.into()).or_default() += 1);
     }
 
+    /// Counts one call that answered `count` records of `object_type`.
     pub fn records(&self, object_type: &str, family: &str, count: u64) {
         self.with(|s| {
             *s.records_returned
                 .entry(object_type.into())
                 .or_default()
                 .entry(family.into())
-                .or_default() += count
+                .or_default() += count;
+            *s.calls_by_type
+                .entry(object_type.into())
+                .or_default()
+                .entry(family.into())
+                .or_default() += 1;
         });
     }
 

@@ -228,6 +228,12 @@ async fn counters_prove_what_a_sync_fetched() {
     assert_eq!(c.records_of("deals", "list"), 5);
     assert_eq!(c.records_of("deals", "search"), 3);
     assert_eq!(c.records_of("contacts", "batch_read"), 3);
+    // One call each, whatever the number of records; the refused one is not a call
+    // for any table.
+    assert_eq!(c.calls_of("deals", "list"), 1);
+    assert_eq!(c.calls_of("deals", "search"), 1);
+    assert_eq!(c.calls_of("contacts", "batch_read"), 1);
+    assert_eq!(c.calls_of("contacts", "list"), 0);
     assert_eq!(c.requests["list"][&200], 1);
     assert_eq!(c.requests["list"][&400], 1);
     assert_eq!(c.requests["search"][&200], 1);
