@@ -185,7 +185,19 @@ async fn commit(pool: &PgPool, run_id: RunId, connection_id: ConnectionId, table
             ),
             Ok(CommitOutcome::AlreadyClosed { status }) => debug!(%status, "run already closed"),
             Err(error @ StoreError::WatermarkMoved { .. }) => {
-                error!(%error, "run complete but its watermark was moved by someone else")
+                // Someone (an operator re-reading a window) set the watermark after
+                // this run was planned: moving it to this run's start would undo that.
+                // The run's records are stored; it ends without touching the watermark,
+                // which also frees the table for the next run.
+                let reason = format!("{error}; the run's records are kept, the watermark stays");
+                let cancelled = async {
+                    let mut db = pool.acquire().await.map_err(StoreError::from)?;
+                    hubsync_store::runs::cancel_run(&mut db, run_id, &reason).await
+                };
+                match cancelled.await {
+                    Ok(_) => warn!(%error, "run complete but its watermark was moved by someone else; run cancelled"),
+                    Err(cancel_error) => warn!(%error, %cancel_error, "could not cancel the run; the sweep retries"),
+                }
             }
             Err(StoreError::RunNotFound(_)) => warn!("outcome for a run the store does not know"),
             Err(error) => warn!(%error, "could not commit the run; the sweep retries"),

@@ -112,3 +112,58 @@ async fn a_chunk_that_always_fails_holds_the_watermark_and_lands_in_the_dead_let
     env.control().clear_faults();
     env.finish().await;
 }
+
+/// An operator resets a table's watermark (to re-read a window) while a run of it is in
+/// flight: the run stores its records but must not move the watermark over the reset,
+/// and it ends so that the next run can start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_whose_watermark_was_reset_meanwhile_ends_without_moving_it() {
+    let env = Env::start(EnvOptions::default()).await;
+    let committer = env.start_committer();
+    let worker = env.start_worker("first");
+    env.sync(RunKind::Full, &[TableName::DEALS], RUN_DEADLINE)
+        .await;
+    worker.stop().await.unwrap();
+
+    // The run is planned while no worker consumes it, then the watermark is reset.
+    let report = env.plan(RunKind::Incremental, &[TableName::DEALS]).await;
+    let run_id = report.started[0].run_id;
+    let reset_to = report.started[0].window.start() - chrono::TimeDelta::days(30);
+    {
+        let mut db = env.pool().acquire().await.unwrap();
+        hubsync_store::reset_watermark(
+            &mut db,
+            env.connection_id,
+            &TableName::DEALS,
+            Some(reset_to),
+        )
+        .await
+        .unwrap();
+    }
+    let worker = env.start_worker("second");
+
+    let progress = env.wait_for_runs(&[run_id], RUN_DEADLINE).await;
+    assert_eq!(progress[0].status, RunStatus::Cancelled, "{progress:?}");
+    assert!(
+        progress[0]
+            .error
+            .as_deref()
+            .is_some_and(|error| error.contains("the watermark stays")),
+        "{progress:?}"
+    );
+    let mut db = env.pool().acquire().await.unwrap();
+    let watermark = get_watermark(&mut db, env.connection_id, &TableName::DEALS)
+        .await
+        .unwrap();
+    drop(db);
+    assert_eq!(watermark, Some(reset_to), "the reset stands");
+
+    // The table is free again: the next incremental run reads from the reset.
+    let next = env
+        .sync(RunKind::Incremental, &[TableName::DEALS], RUN_DEADLINE)
+        .await;
+    assert!(next.started[0].window.start() <= reset_to);
+    worker.stop().await.unwrap();
+    committer.stop().await.unwrap();
+    env.finish().await;
+}
