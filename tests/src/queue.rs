@@ -3,10 +3,11 @@
 
 use hubsync_queue::{AmqpUrl, Broker, QueueSettings, Route, Topology};
 use lapin::options::{
-    BasicGetOptions, ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions,
+    BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeleteOptions,
+    QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::FieldTable;
-use lapin::{Channel, Connection, ConnectionProperties};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 
 /// The broker every test shares (`AMQP_URL`).
 pub fn amqp_url() -> String {
@@ -81,6 +82,34 @@ impl TestQueues {
             .expect("basic.get");
         connection.close(200, "bye".into()).await.ok();
         message.map(|message| message.delivery.data)
+    }
+
+    /// Puts a message straight into a queue (through the default exchange), as the
+    /// broker does when it dead-letters one.
+    pub async fn put(&self, queue: &str, message_id: &str, payload: &[u8]) {
+        let (connection, channel) = raw_channel().await;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .expect("confirms");
+        channel
+            .basic_publish(
+                "".into(),
+                queue.into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..BasicPublishOptions::default()
+                },
+                payload,
+                BasicProperties::default()
+                    .with_message_id(message_id.into())
+                    .with_delivery_mode(2),
+            )
+            .await
+            .expect("publish")
+            .await
+            .expect("confirmed");
+        connection.close(200, "bye".into()).await.ok();
     }
 
     pub async fn delete(mut self) {

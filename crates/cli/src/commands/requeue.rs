@@ -7,9 +7,9 @@
 use std::collections::{BTreeSet, HashMap};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
-use hubsync_core::{ChunkId, RunId, encode_job};
+use hubsync_core::{ChunkId, RunId, decode_job, encode_job};
 use hubsync_queue::{OutgoingMessage, Route};
 use hubsync_store::{Chunk, ConnectionRef};
 
@@ -39,19 +39,20 @@ pub async fn run(settings: &Settings, args: RequeueArgs) -> Result<ExitCode> {
     let pool = wiring::database(settings, "requeue", 2).await?;
     let broker = wiring::broker(settings).await?;
     let mut conn = pool.acquire().await?;
+    let connection_id = match reference {
+        Some(reference) => Some(
+            hubsync_store::resolve_connection(&mut conn, reference)
+                .await?
+                .id,
+        ),
+        None => None,
+    };
 
+    // Failed chunks back to `pending`, their runs back to `running`.
     let chunks: Vec<Chunk> = if let Some(run_id) = args.run {
         hubsync_store::requeue_run(&mut conn, run_id).await?
     } else {
         let ids: Vec<ChunkId> = if args.all_failed {
-            let connection_id = match reference {
-                Some(reference) => Some(
-                    hubsync_store::resolve_connection(&mut conn, reference)
-                        .await?
-                        .id,
-                ),
-                None => None,
-            };
             hubsync_store::list_failed_chunks(&mut conn, connection_id)
                 .await?
                 .into_iter()
@@ -61,33 +62,47 @@ pub async fn run(settings: &Settings, args: RequeueArgs) -> Result<ExitCode> {
             args.chunk.clone()
         };
         if ids.is_empty() {
-            println!("no failed chunks to requeue");
-            return Ok(ExitCode::SUCCESS);
+            Vec::new()
+        } else {
+            hubsync_store::requeue_chunks(&mut conn, &ids).await?
         }
-        hubsync_store::requeue_chunks(&mut conn, &ids).await?
     };
-    if chunks.is_empty() {
-        bail!("nothing was requeued: the chunks are not failed, or their runs were cancelled");
-    }
 
-    // The dead-lettered copies of these chunks go back first (their x-death history
-    // stays with them); the others get a fresh job.
+    // Their dead-lettered jobs go back first (their x-death history stays with them).
+    // So do the other dead-lettered jobs of the runs asked for: a job that crashed
+    // workers past the queue's delivery limit was dead-lettered by the broker, and its
+    // chunk is still `running`, not `failed`.
     let wanted: BTreeSet<String> = chunks.iter().map(|chunk| chunk.id.to_string()).collect();
     let mut revived = BTreeSet::new();
     broker
         .requeue_dead(Route::Chunks, |dead| {
-            let selected = dead
-                .message_id
-                .as_deref()
-                .is_some_and(|id| wanted.contains(id) && !revived.contains(id));
+            let Some(id) = dead.message_id.as_deref() else {
+                return false;
+            };
+            let job = decode_job(&dead.payload).ok();
+            let asked = wanted.contains(id)
+                || job.as_ref().is_some_and(|job| match args.run {
+                    Some(run) => job.run_id == run,
+                    None if args.all_failed => {
+                        connection_id.is_none_or(|connection| job.connection_id == connection)
+                    }
+                    None => false,
+                });
+            let selected = asked && !revived.contains(id);
             if selected {
-                revived.insert(dead.message_id.clone().unwrap_or_default());
+                revived.insert(id.to_owned());
             }
             selected
         })
         .await
         .context("cannot move dead-lettered jobs back to the queue")?;
+    if chunks.is_empty() && revived.is_empty() {
+        println!("nothing to requeue: no failed chunk and no dead-lettered job matches");
+        let _ = broker.close().await;
+        return Ok(ExitCode::SUCCESS);
+    }
 
+    // A failed chunk whose job is not in the dead-letter queue gets a fresh one.
     let mut kinds = HashMap::new();
     let mut fresh = Vec::new();
     for chunk in chunks
@@ -118,7 +133,7 @@ pub async fn run(settings: &Settings, args: RequeueArgs) -> Result<ExitCode> {
 
     let runs: BTreeSet<RunId> = chunks.iter().map(|chunk| chunk.run_id).collect();
     println!(
-        "requeued {} chunk(s) of {} run(s): {} from the dead-letter queue, {} republished",
+        "requeued {} failed chunk(s) of {} run(s): {} job(s) back from the dead-letter queue, {} republished",
         chunks.len(),
         runs.len(),
         revived.len(),

@@ -390,7 +390,8 @@ async fn sync_status_refusal_failure_requeue_and_graceful_stop() {
         .expect("worker stops on SIGTERM")
         .unwrap();
     assert!(code.success(), "worker exits 0 on SIGTERM: {code:?}");
-    h.run(&["sync", "--connection", &h.hub(), "--table", "companies"])
+    let planned = h
+        .run(&["sync", "--connection", &h.hub(), "--table", "companies"])
         .await
         .ok();
     let refused = h
@@ -401,6 +402,61 @@ async fn sync_status_refusal_failure_requeue_and_graceful_stop() {
         refused.stdout.contains("already has a run in flight"),
         "{refused:#?}"
     );
+
+    // The broker dead-letters the job on its own (as past the queue's delivery limit):
+    // its chunk stays `running`, not `failed`, and `requeue --run` brings it back.
+    let run_id = planned
+        .stdout
+        .split_whitespace()
+        .skip_while(|word| *word != "run")
+        .nth(1)
+        .expect("the run id is printed")
+        .to_owned();
+    let names = h.queues.names();
+    let job = h
+        .queues
+        .take_one(&names.queue(hubsync_queue::Route::Chunks))
+        .await
+        .expect("the companies job waits in the queue");
+    let chunk_id = hubsync_core::decode_job(&job).unwrap().chunk_id.to_string();
+    h.queues
+        .put(
+            &names.dead_queue(hubsync_queue::Route::Chunks),
+            &chunk_id,
+            &job,
+        )
+        .await;
+    let run = h.run(&["requeue", "--run", &run_id]).await.ok();
+    assert!(
+        run.stdout
+            .contains("1 job(s) back from the dead-letter queue"),
+        "{run:#?}"
+    );
+    let mut worker = h.spawn(&["worker"]);
+    let finished = h
+        .run(&["status", "--connection", &h.hub(), "--runs", "1"])
+        .await
+        .ok();
+    assert!(finished.stdout.contains(&run_id), "{}", finished.stdout);
+    let completed = async {
+        loop {
+            let status: String =
+                sqlx::query_scalar("SELECT status FROM hubsync.runs WHERE id = $1::uuid")
+                    .bind(&run_id)
+                    .fetch_one(&h.db.pool)
+                    .await
+                    .unwrap();
+            if status == "succeeded" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), completed)
+        .await
+        .expect("the revived job completes its run");
+    signal_term(&worker);
+    assert!(worker.wait().await.unwrap().success());
 
     signal_term(&committer);
     let code = tokio::time::timeout(Duration::from_secs(30), committer.wait())
