@@ -10,14 +10,15 @@
 //! - `Date` on a HubSpot `date` → `"YYYY-MM-DD"`; on a `datetime` → RFC 3339 UTC with
 //!   milliseconds (`"2024-09-11T13:27:39.356Z"`). Accepted inputs: ISO 8601 with 0–9
 //!   fraction digits and `Z`, an offset or no zone (read as UTC), a bare date, epoch
-//!   milliseconds, and float millisecond strings (`"1672531200000.0"`);
+//!   milliseconds, and float millisecond strings (`"1672531200000.0"`); a date or time
+//!   outside years 1–9999 does not parse (PostgreSQL cannot cast year 0);
 //! - multi-valued fields → an array of the `;`-separated parts, empty parts dropped;
 //! - `User` → the owner id as a string of digits (an array if multi).
 //!
 //! A value that does not parse as its type keeps its raw text as a JSON string and is
 //! reported as unparsed; it is never dropped and never an error.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 use serde_json::{Map, Number, Value};
 
 use crate::field::{Field, FieldType};
@@ -237,7 +238,9 @@ fn parse_epoch_millis(text: &str) -> Option<i64> {
 }
 
 fn parse_datetime(text: &str) -> Option<Value> {
-    parse_timestamp(text).map(|instant| Value::String(format_timestamp(instant)))
+    parse_timestamp(text)
+        .filter(|instant| has_castable_year(instant.date_naive()))
+        .map(|instant| Value::String(format_timestamp(instant)))
 }
 
 /// A HubSpot `date` is midnight UTC; a timestamp that is not midnight still names its
@@ -248,7 +251,14 @@ fn parse_date(text: &str) -> Option<Value> {
         Ok(date) => date,
         Err(_) => parse_timestamp(text)?.date_naive(),
     };
-    Some(Value::String(date.format("%Y-%m-%d").to_string()))
+    has_castable_year(date).then(|| Value::String(date.format("%Y-%m-%d").to_string()))
+}
+
+/// Years 1 to 9999: the canonical forms hold a four-digit year, and PostgreSQL has no
+/// year 0 (`'0000-01-01'::date` raises), so a date outside them would break every query
+/// on the typed view instead of staying in `unparsed` as its raw text.
+fn has_castable_year(date: NaiveDate) -> bool {
+    (1..=9999).contains(&date.year())
 }
 
 /// RFC 3339, UTC, milliseconds, `Z`: the one timestamp form hubsync writes.

@@ -162,6 +162,30 @@ fn dates() {
     unparsed(&date, "N/A");
 }
 
+/// What lands in `values` must cast in PostgreSQL, which has no year 0 and whose typed
+/// views expect four-digit years: anything outside years 1–9999 stays raw text.
+#[test]
+fn dates_outside_years_1_to_9999_stay_raw() {
+    let date = field(FieldType::Date, "date", false);
+    let datetime = field(FieldType::Date, "datetime", false);
+    assert_eq!(parsed(&date, "0001-01-01"), json!("0001-01-01"));
+    assert_eq!(parsed(&date, "9999-12-31"), json!("9999-12-31"));
+    assert_eq!(
+        parsed(&datetime, "9999-12-31T23:59:59.999Z"),
+        json!("9999-12-31T23:59:59.999Z")
+    );
+    for junk in [
+        "0000-01-01",
+        // 0000-01-01T00:00:00Z and 10000-01-01T00:00:00Z in epoch milliseconds.
+        "-62167219200000",
+        "253402300800000",
+        "0000-06-15T12:00:00Z",
+    ] {
+        unparsed(&date, junk);
+        unparsed(&datetime, junk);
+    }
+}
+
 #[test]
 fn multi_select_splits_on_semicolons() {
     let multi = field(FieldType::Picklist, "enumeration", true);
