@@ -318,7 +318,8 @@ impl ChunkRange {
         let sampled = u128::from(sample.sampled.max(1));
         let spread = u128::from(sample.highest.saturating_sub(sample.lowest)) + 1;
         let expected = u128::from(sample.total).max(sampled);
-        let dense_width = spread * expected * 5 / (sampled * 4);
+        // `total` is HubSpot's word and ids may reach 2^63: saturate rather than overflow.
+        let dense_width = spread.saturating_mul(expected).saturating_mul(5) / (sampled * 4);
         let dense_end = u128::from(ids.start) + dense_width;
         let pieces = if dense_end >= u128::from(ids.end) {
             split_ids(ids, parts.max(2))

@@ -216,6 +216,102 @@ fn a_sampled_id_split_isolates_a_dense_cluster_in_one_level() {
     assert_eq!(children[6].ids().unwrap().end(), IdRange::ALL.end());
 }
 
+#[test]
+fn a_sampled_split_survives_absurd_samples() {
+    // HubSpot's `total` and ids near 2^63 must not overflow the density estimate.
+    let chunk = ChunkRange::time(range(5_000, 5_001));
+    for sample in [
+        IdSample {
+            lowest: 0,
+            highest: u64::MAX,
+            sampled: 1,
+            total: u64::MAX,
+        },
+        IdSample {
+            lowest: MAX_ID_EXCLUSIVE - 3,
+            highest: 0,
+            sampled: 0,
+            total: 0,
+        },
+    ] {
+        let children = chunk.split_sampled(4, sample).unwrap();
+        assert_eq!(
+            children[0].ids().unwrap().start(),
+            sample.lowest.min(MAX_ID_EXCLUSIVE - 3)
+        );
+        assert_eq!(
+            children.last().unwrap().ids().unwrap().end(),
+            MAX_ID_EXCLUSIVE
+        );
+        for pair in children.windows(2) {
+            assert_eq!(pair[0].ids().unwrap().end(), pair[1].ids().unwrap().start());
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Splitting by what each chunk's first page shows, again and again as the worker
+    /// does: every split covers the chunk from its lowest id, the splitting ends, and
+    /// every record of a crowded millisecond lands in exactly one leaf of at most a
+    /// page of records.
+    #[test]
+    fn repeated_sampled_splits_end_with_every_record_in_one_leaf(
+        base in 0u64..1_000_000_000_000,
+        clusters in proptest::collection::vec((0u64..1_000_000, 1u64..20, 1u64..3_000), 1..4),
+        parts in 2usize..16,
+    ) {
+        const PAGE: usize = 200;
+        let mut ids: Vec<u64> = clusters
+            .iter()
+            .flat_map(|&(offset, step, count)| (0..count).map(move |i| base + offset + i * step))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut pending = vec![ChunkRange::time(range(7_000, 7_001))];
+        let mut leaves = Vec::new();
+        let mut splits = 0;
+        while let Some(chunk) = pending.pop() {
+            let ids_range = chunk.id_range();
+            let from = ids.partition_point(|id| *id < ids_range.start());
+            let to = ids.partition_point(|id| *id < ids_range.end());
+            let inside = &ids[from..to];
+            if inside.len() <= PAGE {
+                leaves.push(chunk);
+                continue;
+            }
+            splits += 1;
+            prop_assert!(splits <= 1_000, "no end after 1,000 splits");
+            let sample = IdSample {
+                lowest: inside[0],
+                highest: inside[PAGE - 1],
+                sampled: PAGE as u64,
+                total: inside.len() as u64,
+            };
+            let children = chunk.split_sampled(parts, sample);
+            prop_assert!(children.is_some(), "a chunk of {} ids cannot split", inside.len());
+            let children = children.unwrap_or_default();
+            prop_assert!(children.len() >= 2);
+            prop_assert_eq!(children[0].id_range().start(), sample.lowest);
+            prop_assert_eq!(children[children.len() - 1].id_range().end(), ids_range.end());
+            for pair in children.windows(2) {
+                prop_assert_eq!(pair[0].id_range().end(), pair[1].id_range().start());
+            }
+            for child in &children {
+                prop_assert!(!child.id_range().is_empty());
+                prop_assert_eq!(child.modified(), chunk.modified());
+                prop_assert!(child.id_range().len() < ids_range.len());
+            }
+            pending.extend(children);
+        }
+        for id in &ids {
+            let holders = leaves.iter().filter(|leaf| leaf.id_range().contains(*id)).count();
+            prop_assert_eq!(holders, 1, "record {} is in {} leaves", id, holders);
+        }
+    }
+}
+
 proptest! {
     #[test]
     fn sampled_id_splits_cover_the_range_exactly(
