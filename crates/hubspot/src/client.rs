@@ -310,6 +310,10 @@ impl PortalClient {
             });
         }
         let error = classify_failure(status, &headers, &bytes, call.url.as_str().len());
+        // The governor holds every task of the portal for a hint; a hint longer than we
+        // wait in process is cut to that bound, else one odd header would stall the
+        // portal's every call for as long as it says, whatever the timeouts.
+        let max_hint = shared.config.retry.max_retry_after();
         let feedback = match &error {
             Error::RateLimited {
                 policy,
@@ -317,11 +321,11 @@ impl PortalClient {
                 ..
             } => Some(RateFeedback::Rejected {
                 policy: policy.clone(),
-                retry_after: *retry_after,
+                retry_after: retry_after.map(|hint| hint.min(max_hint)),
             }),
             Error::DailyLimit { retry_after, .. } => Some(RateFeedback::Rejected {
                 policy: RateLimitPolicy::Daily,
-                retry_after: *retry_after,
+                retry_after: retry_after.map(|hint| hint.min(max_hint)),
             }),
             _ => None,
         };

@@ -297,11 +297,12 @@ struct ErrorDetail {
 }
 
 /// Reads `Retry-After` in seconds (HubSpot sends integers; decimals are tolerated).
-/// The HTTP-date form is not used by HubSpot and is ignored.
+/// The HTTP-date form is not used by HubSpot and is ignored, and so is a value no
+/// `Duration` can hold (negative, NaN, absurdly large): a header must not panic us.
 pub(crate) fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
     let raw = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     let seconds: f64 = raw.parse().ok()?;
-    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
+    Duration::try_from_secs_f64(seconds).ok()
 }
 
 pub(crate) fn correlation_id_from(headers: &HeaderMap) -> Option<String> {
@@ -494,6 +495,25 @@ mod tests {
             );
             assert!(error.is_retryable(), "{status} must be retried");
         }
+    }
+
+    #[test]
+    fn retry_after_values_no_duration_holds_are_ignored() {
+        let hint = |value: &str| parse_retry_after(&headers(&[("retry-after", value)]));
+        assert_eq!(hint("7"), Some(Duration::from_secs(7)));
+        assert_eq!(hint(" 0.5 "), Some(Duration::from_millis(500)));
+        for junk in [
+            "1e300",
+            "-1",
+            "NaN",
+            "inf",
+            "soon",
+            "Wed, 21 Oct 2015 07:28:00 GMT",
+        ] {
+            assert_eq!(hint(junk), None, "{junk}");
+        }
+        // Large but representable: kept here, bounded where it is used.
+        assert!(hint("10000000000000000000").is_some());
     }
 
     #[test]

@@ -18,6 +18,14 @@ use tokio::time::Instant;
 /// would let one request too many through at the edge of the window.
 const EDGE_SLACK_RATIO: f64 = 0.02;
 
+/// The longest window a header may set. HubSpot's is 10 s; a far longer one is a
+/// broken header, and adopting it would hold every request of the portal that long.
+const MAX_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The longest a rejection may block the window (the client already cuts hints to its
+/// in-process retry bound; this keeps any other caller of the trait bounded too).
+const MAX_BLOCK: Duration = Duration::from_secs(3_600);
+
 #[derive(Debug)]
 pub(crate) struct SlidingWindow {
     // A std mutex: every critical section is a few comparisons, never held across an
@@ -71,7 +79,7 @@ impl SlidingWindow {
     ) {
         let mut state = self.lock();
         let now = Instant::now();
-        if let Some(interval) = interval.filter(|i| !i.is_zero()) {
+        if let Some(interval) = interval.filter(|i| !i.is_zero() && *i <= MAX_INTERVAL) {
             state.interval = interval;
         }
         if let Some(server_max) = server_max.filter(|m| *m > 0) {
@@ -101,7 +109,9 @@ impl SlidingWindow {
         let now = Instant::now();
         match retry_after {
             Some(wait) => {
-                let until = now + wait;
+                // A wait past what an `Instant` can hold is no wait we could honour
+                // anyway; callers bound hints well before that.
+                let until = now.checked_add(wait.min(MAX_BLOCK)).unwrap_or(now);
                 state.blocked_until = Some(state.blocked_until.map_or(until, |b| b.max(until)));
             }
             None => {
@@ -234,6 +244,20 @@ mod tests {
         let start = Instant::now();
         window.acquire().await;
         assert_eq!(Instant::now() - start, Duration::from_secs(3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn absurd_hints_and_intervals_neither_panic_nor_stall() {
+        let window = SlidingWindow::new(2, Duration::from_secs(10));
+        // An interval no HubSpot window has is ignored.
+        window.observe_headers(None, None, Some(Duration::from_millis(u64::MAX)));
+        // A wait past what an Instant holds is bounded, not an overflow.
+        window.observe_rejection(Some(Duration::from_secs(u64::MAX)));
+        let start = Instant::now();
+        for _ in 0..3 {
+            window.acquire().await;
+        }
+        assert!(Instant::now() - start <= MAX_BLOCK + Duration::from_secs(11));
     }
 
     #[tokio::test(start_paused = true)]

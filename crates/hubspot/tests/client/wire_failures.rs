@@ -295,3 +295,53 @@ async fn secondly_429_on_search_is_retried_after_a_pause() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn an_absurd_retry_after_neither_panics_nor_stalls_the_portal() {
+    let server = MockServer::start().await;
+    for (object_type, hint) in [("deals", "10000000000000000000"), ("contacts", "3600")] {
+        Mock::given(method("GET"))
+            .and(path(format!("/crm/v3/properties/{object_type}")))
+            .respond_with(
+                ResponseTemplate::new(429)
+                    .insert_header("Retry-After", hint)
+                    .set_body_json(json!({
+                        "status": "error", "errorType": "RATE_LIMIT",
+                        "policyName": "TEN_SECONDLY_ROLLING"
+                    })),
+            )
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path("/crm/v3/pipelines/deals"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"results": []})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let mut config = quick_config(&server.uri());
+    config.retry.max_retry_after_ms = 300;
+    let client = HubSpotClient::new(config).unwrap();
+    let portal = client.portal(Arc::new(StaticToken(AccessToken::new("t".into()))));
+
+    let started = Instant::now();
+    let calls = async {
+        let huge = portal.properties("deals", false).await.unwrap_err();
+        let hour = portal.properties("contacts", false).await.unwrap_err();
+        portal.pipelines("deals").await.unwrap();
+        (huge, hour)
+    };
+    let (huge, hour) = tokio::time::timeout(Duration::from_secs(10), calls)
+        .await
+        .expect("the portal's calls go on after a hint longer than the retry bound");
+
+    // Each hint is left to the caller (who can reschedule), not waited for here.
+    assert!(matches!(huge, Error::RateLimited { .. }), "{huge:?}");
+    assert_eq!(hour.retry_after(), Some(Duration::from_secs(3_600)));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
