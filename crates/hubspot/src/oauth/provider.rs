@@ -63,6 +63,9 @@ impl TokenSource for StaticToken {
 const MAX_REFRESH_MARGIN: Duration = Duration::from_secs(300);
 /// …and at most this share of the lifetime, so short-lived tokens stay usable.
 const REFRESH_MARGIN_SHARE: f64 = 0.1;
+/// The longest lifetime believed. HubSpot says 1800 s; a far longer `expires_in` is a
+/// broken answer, and the token is refreshed after this anyway (a 401 would tell too).
+const MAX_TRUSTED_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Clone)]
 struct CachedToken {
@@ -174,6 +177,7 @@ impl TokenProvider {
     }
 
     fn store(&self, token: AccessToken, lifetime: Duration, issued_at: Instant) {
+        let lifetime = lifetime.min(MAX_TRUSTED_LIFETIME);
         let margin = MAX_REFRESH_MARGIN.min(lifetime.mul_f64(REFRESH_MARGIN_SHARE));
         let refresh_at = issued_at + lifetime.saturating_sub(margin);
         *self.cached.lock().unwrap_or_else(|p| p.into_inner()) =

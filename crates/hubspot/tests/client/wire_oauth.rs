@@ -373,3 +373,27 @@ async fn v3_introspection_posts_a_form_and_reads_active() {
     assert_eq!(info.expires_in, Some(Duration::from_secs(1700)));
     assert!(matches!(dead, Error::Unauthorized { .. }), "{dead:?}");
 }
+
+#[tokio::test]
+async fn an_absurd_token_lifetime_is_not_believed() {
+    let server = MockServer::start().await;
+    let mut body = token_body("access-forever", "refresh-1", 0);
+    body["expires_in"] = json!(u64::MAX);
+    Mock::given(method("POST"))
+        .and(path("/oauth/v1/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = HubSpotClient::new(quick_config(&server.uri())).unwrap();
+    let app = client.oauth_app(oauth_config(&server)).unwrap();
+    let provider = app.token_provider(RefreshToken::new("refresh-1".into()));
+
+    // An expiry past what an Instant holds was an overflow panic.
+    let token = provider.current().await.unwrap();
+    let again = provider.current().await.unwrap();
+
+    assert_eq!(token.secret(), "access-forever");
+    assert_eq!(again.secret(), "access-forever");
+    assert_eq!(provider.refresh_count(), 1);
+}
