@@ -42,6 +42,9 @@ pub struct BatchRead {
     pub records: Vec<Record>,
     /// The ids HubSpot said it could not find (deleted, or never existed).
     pub missing_ids: Vec<String>,
+    /// Every other error of a partial answer: the ids it names were neither found nor
+    /// said to be missing, so they must not be taken for deleted records.
+    pub errors: Vec<BatchError>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -203,6 +206,7 @@ impl PortalClient {
         let mut out = BatchRead {
             records: Vec::with_capacity(ids.len()),
             missing_ids: Vec::new(),
+            errors: Vec::new(),
         };
         for chunk in ids.chunks(BATCH_READ_MAX_IDS) {
             let body = BatchReadBody {
@@ -213,7 +217,11 @@ impl PortalClient {
             let answer = self.send::<BatchReadAnswer>(&call).await?;
             out.records.extend(answer.results);
             for error in answer.errors {
-                out.missing_ids.extend(error.context_values("ids"));
+                if error.category.as_deref() == Some("OBJECT_NOT_FOUND") {
+                    out.missing_ids.extend(error.context_values("ids"));
+                } else {
+                    out.errors.push(error);
+                }
             }
         }
         Ok(out)

@@ -242,15 +242,18 @@ async fn batch_read_returns_found_records_and_missing_ids_of_a_207() {
     Mock::given(method("POST"))
         .and(path("/crm/v3/objects/contacts/batch/read"))
         .and(body_partial_json(
-            json!({"inputs": [{"id": "1"}, {"id": "999"}], "properties": ["email"]}),
+            json!({"inputs": [{"id": "1"}, {"id": "2"}, {"id": "999"}], "properties": ["email"]}),
         ))
         .respond_with(ResponseTemplate::new(207).set_body_json(json!({
             "status": "COMPLETE",
             "results": [record("1", json!({"email": "a@example.com"}))],
-            "numErrors": 1,
+            "numErrors": 2,
             "errors": [{"status": "error", "category": "OBJECT_NOT_FOUND",
                         "message": "Could not get some CONTACT objects",
-                        "context": {"ids": ["999"]}}]
+                        "context": {"ids": ["999"]}},
+                       {"status": "error", "category": "INTERNAL_ERROR",
+                        "message": "Could not read some objects",
+                        "context": {"ids": ["2"]}}]
         })))
         .expect(1)
         .mount(&server)
@@ -260,7 +263,7 @@ async fn batch_read_returns_found_records_and_missing_ids_of_a_207() {
     let read = portal
         .batch_read(
             "contacts",
-            &["1".into(), "999".into()],
+            &["1".into(), "2".into(), "999".into()],
             &["email".into()],
             false,
         )
@@ -269,7 +272,10 @@ async fn batch_read_returns_found_records_and_missing_ids_of_a_207() {
 
     assert_eq!(read.records.len(), 1);
     assert_eq!(read.records[0].property("email"), Some("a@example.com"));
+    // Only "not found" means missing; an id another error names is not a deletion.
     assert_eq!(read.missing_ids, vec!["999".to_string()]);
+    assert_eq!(read.errors.len(), 1);
+    assert_eq!(read.errors[0].context_values("ids"), vec!["2".to_string()]);
 }
 
 #[tokio::test]
