@@ -38,6 +38,7 @@ impl<'c> AsyncHttpClient<'c> for ReqwestAdapter<'_> {
                 .map_err(|e| shared.stats.count_error(Error::from_reqwest(e)))?;
             let status = response.status();
             let headers = response.headers().clone();
+            super::record_response(status.as_u16(), &headers);
             let body = response
                 .bytes()
                 .await

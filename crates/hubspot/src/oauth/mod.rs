@@ -22,7 +22,7 @@ use oauth2::{
     StandardTokenResponse, TokenResponse, TokenUrl,
 };
 use serde::{Deserialize, Serialize};
-use tracing::instrument;
+use tracing::{Span, field, instrument};
 use url::Url;
 
 use crate::client::Shared;
@@ -264,7 +264,12 @@ impl OAuthApp {
 
     /// Trades the `code` of the consent redirect for tokens. Not retried: a code is
     /// single-use, and a retry after a lost answer would fail with `BAD_AUTH_CODE`.
-    #[instrument(skip_all, name = "hubspot.oauth.exchange_code")]
+    #[instrument(
+        skip_all,
+        name = "hubspot.oauth.exchange_code",
+        fields(method = "POST", family = "oauth", status = field::Empty, attempt = 1,
+               correlation_id = field::Empty)
+    )]
     pub async fn exchange_code(&self, code: AuthorizationCode) -> Result<TokenGrant> {
         let adapter = ReqwestAdapter {
             shared: &self.shared,
@@ -280,10 +285,16 @@ impl OAuthApp {
 
     /// Gets a new access token. A revoked, unknown or uninstalled refresh token gives
     /// [`Error::ReconnectRequired`]; transient failures are retried.
-    #[instrument(skip_all, name = "hubspot.oauth.refresh")]
+    #[instrument(
+        skip_all,
+        name = "hubspot.oauth.refresh",
+        fields(method = "POST", family = "oauth", status = field::Empty,
+               attempt = field::Empty, correlation_id = field::Empty)
+    )]
     pub async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenGrant> {
         let shared = Arc::clone(&self.shared);
-        run_with_retry(&shared.config.retry, &shared.stats, |_attempt| {
+        run_with_retry(&shared.config.retry, &shared.stats, |attempt| {
+            Span::current().record("attempt", attempt);
             self.refresh_once(refresh_token)
         })
         .await
@@ -302,10 +313,16 @@ impl OAuthApp {
     }
 
     /// Asks HubSpot which portal an access token belongs to and which scopes it holds.
-    #[instrument(skip_all, name = "hubspot.oauth.introspect")]
+    #[instrument(
+        skip_all,
+        name = "hubspot.oauth.introspect",
+        fields(method = field::Empty, family = "oauth", status = field::Empty,
+               attempt = field::Empty, correlation_id = field::Empty)
+    )]
     pub async fn introspect(&self, access_token: &AccessToken) -> Result<TokenInfo> {
         let shared = Arc::clone(&self.shared);
-        let body = run_with_retry(&shared.config.retry, &shared.stats, |_attempt| {
+        let body = run_with_retry(&shared.config.retry, &shared.stats, |attempt| {
+            Span::current().record("attempt", attempt);
             self.introspect_once(access_token)
         })
         .await?;
@@ -333,6 +350,11 @@ impl OAuthApp {
 
     async fn introspect_once(&self, access_token: &AccessToken) -> Result<IntrospectionBody> {
         let shared = &self.shared;
+        let method = match &self.config.introspection {
+            Introspection::LegacyGet { .. } => "GET",
+            Introspection::Post { .. } => "POST",
+        };
+        Span::current().record("method", method);
         let request = match &self.config.introspection {
             Introspection::LegacyGet { path } => {
                 let mut url = join_path(&self.api_base, path)?;
@@ -362,6 +384,7 @@ impl OAuthApp {
             .map_err(|e| shared.stats.count_error(Error::from_reqwest(e)))?;
         let status = response.status();
         let headers = response.headers().clone();
+        record_response(status.as_u16(), &headers);
         let bytes = response
             .bytes()
             .await
@@ -384,6 +407,15 @@ impl OAuthApp {
     /// A token provider for one connection, starting from its stored refresh token.
     pub fn token_provider(&self, refresh_token: RefreshToken) -> TokenProvider {
         TokenProvider::new(self.clone(), refresh_token)
+    }
+}
+
+/// Puts a response's status and correlation id on the current OAuth span.
+pub(crate) fn record_response(status: u16, headers: &reqwest::header::HeaderMap) {
+    let span = Span::current();
+    span.record("status", status);
+    if let Some(id) = correlation_id_from(headers) {
+        span.record("correlation_id", id.as_str());
     }
 }
 

@@ -12,3 +12,4 @@ mod sim_portals;
 mod wire_api;
 mod wire_failures;
 mod wire_oauth;
+mod wire_tracing;
