@@ -11,37 +11,48 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// Reads an explicit JSON `null` as the type's default, like an absent field: HubSpot
+/// sends `null` for some unset metadata (a label, a description), and one such property
+/// must not fail the whole properties call of its table.
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
 /// One property definition, as in `GET /crm/v3/properties/{objectType}` `results[]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PropertyDefinition {
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub label: String,
     /// HubSpot's data type: `string`, `number`, `enumeration`, `bool`, `date`, `datetime`,
     /// `phone_number`, `object_coordinates`, `json`, or something newer.
     #[serde(rename = "type")]
     pub property_type: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub field_type: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub description: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub group_name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub options: Vec<PropertyOption>,
     #[serde(default)]
     pub display_order: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub calculated: bool,
     /// Options live elsewhere (pipelines, owners, currencies) and `options` is empty or partial.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub external_options: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub has_unique_value: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub hidden: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub hubspot_defined: bool,
     /// `OWNER` for owner references; also `COMPANY`, `SEQUENCE`, ...
     #[serde(default)]
@@ -54,7 +65,7 @@ pub struct PropertyDefinition {
     /// `currency`, `formatted`, `unformatted`, `duration`, `percentage`, ...
     #[serde(default)]
     pub number_display_hint: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub archived: bool,
     #[serde(default)]
     pub created_at: Option<DateTime<Utc>>,
@@ -67,11 +78,11 @@ pub struct PropertyDefinition {
 #[serde(rename_all = "camelCase")]
 pub struct PropertyOption {
     pub value: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub label: String,
     #[serde(default)]
     pub display_order: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub hidden: bool,
 }
 
@@ -83,19 +94,19 @@ pub struct ObjectSchema {
     /// `2-<n>`: the stable id to address the object by.
     pub object_type_id: String,
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub fully_qualified_name: String,
     #[serde(default)]
     pub labels: SchemaLabels,
     #[serde(default)]
     pub primary_display_property: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub properties: Vec<PropertyDefinition>,
     /// The association definitions of the object (present unless the schema was read
     /// with `includeAssociationDefinitions=false`); the catalog derives joins from them.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub associations: Vec<SchemaAssociation>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub archived: bool,
 }
 
@@ -103,7 +114,7 @@ pub struct ObjectSchema {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SchemaAssociation {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub id: String,
     pub from_object_type_id: String,
     pub to_object_type_id: String,
@@ -126,13 +137,13 @@ pub struct SchemaLabels {
 #[serde(rename_all = "camelCase")]
 pub struct Pipeline {
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub label: String,
     #[serde(default)]
     pub display_order: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub archived: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub stages: Vec<PipelineStage>,
 }
 
@@ -141,14 +152,14 @@ pub struct Pipeline {
 #[serde(rename_all = "camelCase")]
 pub struct PipelineStage {
     pub id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub label: String,
     #[serde(default)]
     pub display_order: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub archived: bool,
     /// e.g. `probability` and `isClosed`, as strings.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub metadata: BTreeMap<String, serde_json::Value>,
 }
 
@@ -171,9 +182,9 @@ pub struct Owner {
     /// `PERSON` or `QUEUE`.
     #[serde(default, rename = "type")]
     pub owner_type: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub archived: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub teams: Vec<OwnerTeam>,
     #[serde(default)]
     pub created_at: Option<DateTime<Utc>>,
@@ -187,13 +198,29 @@ pub struct OwnerTeam {
     pub id: String,
     #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub primary: bool,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn explicit_nulls_read_as_absent() {
+        let property: PropertyDefinition = serde_json::from_value(serde_json::json!({
+            "name": "odd", "type": "string", "label": null, "fieldType": null,
+            "description": null, "groupName": null, "options": null, "hidden": null
+        }))
+        .unwrap();
+        assert_eq!(property.label, "");
+        assert!(property.options.is_empty());
+        assert!(!property.hidden);
+        let owner: Owner =
+            serde_json::from_value(serde_json::json!({"id": "1", "archived": null, "teams": null}))
+                .unwrap();
+        assert!(!owner.archived && owner.teams.is_empty());
+    }
 
     #[test]
     fn reads_every_captured_deal_property() {

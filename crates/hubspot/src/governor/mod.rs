@@ -124,8 +124,11 @@ impl RateGovernor for LocalGovernor {
 
     fn observe(&self, class: RequestClass, feedback: &RateFeedback) {
         match feedback {
+            // HubSpot's headers describe the rolling 10-second window whatever call
+            // carried them; search sends none today, and if it ever did they must not
+            // stretch the search bucket to ten seconds.
             RateFeedback::Headers(headers) => {
-                self.window(class)
+                self.standard
                     .observe_headers(headers.max, headers.remaining, headers.interval)
             }
             // A daily limit is not a pacing problem: the call fails with `DailyLimit`.
@@ -193,6 +196,30 @@ mod tests {
             }
         );
         assert!(RateLimitHeaders::from_headers(&HeaderMap::new()).is_empty());
+    }
+
+    #[test]
+    fn rate_headers_only_ever_describe_the_standard_window() {
+        let governor = LocalGovernor::new(&RateConfig {
+            standard_max: 100,
+            search_max: 4,
+            ..RateConfig::default()
+        });
+        let headers = RateLimitHeaders {
+            max: Some(50),
+            remaining: Some(50),
+            interval: Some(Duration::from_secs(10)),
+        };
+        governor.observe(RequestClass::Search, &RateFeedback::Headers(headers));
+        assert_eq!(
+            governor.search.current_max(),
+            4,
+            "the search bucket is untouched"
+        );
+        assert!(
+            governor.standard.current_max() < 100,
+            "the standard window learned"
+        );
     }
 
     #[tokio::test(start_paused = true)]
