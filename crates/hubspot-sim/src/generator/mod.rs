@@ -313,7 +313,8 @@ impl Generator {
                 }
                 let def = table.props.def(item.index);
                 if let Some(v) = value(&mut self.rng, def, item.kind, &ctx) {
-                    data.set(item.index, Some(&v));
+                    // verbatim: the empty strings of the plan must reach the payloads
+                    data.set_verbatim(item.index, &v);
                 }
             }
             if let (Some(pp), Some(sp)) = (pipeline_prop, stage_prop) {

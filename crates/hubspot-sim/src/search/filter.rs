@@ -352,7 +352,12 @@ impl CompiledFilter {
                     index,
                     ptype,
                     multi,
-                } => (data.get(*index).map(Into::into), *ptype, *multi),
+                } => (
+                    // "" is no value to search: HAS_PROPERTY misses it, NOT_HAS_PROPERTY finds it
+                    data.get(*index).filter(|v| !v.is_empty()).map(Into::into),
+                    *ptype,
+                    *multi,
+                ),
             };
         let number = |v: &str| -> Option<f64> {
             match ptype {
@@ -490,7 +495,7 @@ impl SortKey {
             return SortValue::Missing;
         };
         let ptype = table.props.def(index).ptype;
-        match data.get(index) {
+        match data.get(index).filter(|v| !v.is_empty()) {
             None => SortValue::Missing,
             Some(v) if self.numeric => record_time(v, ptype)
                 .or_else(|| v.parse::<f64>().ok())

@@ -445,3 +445,42 @@ async fn the_associations_pseudo_property_finds_associated_records() {
     let found = matching(&t, "contacts", json!([{"propertyName": "associations.company", "operator": "EQ", "value": company.to_string()}])).await;
     assert_eq!(found, expected);
 }
+
+#[tokio::test]
+async fn empty_string_values_are_served_but_are_no_value_to_search() {
+    let t = start().await;
+    let records = t.control().records(t.hub(), "contacts", false).unwrap();
+    // real portals hold "" beside null for some properties (API.md §15)
+    let (record, name) = records
+        .iter()
+        .find_map(|r| {
+            r.properties
+                .iter()
+                .find(|(_, v)| v.is_empty())
+                .map(|(k, _)| (r, k.clone()))
+        })
+        .expect("the generator leaves empty strings");
+    let read = t
+        .get_json(
+            &format!("/crm/v3/objects/contacts/{}?properties={name}", record.id),
+            200,
+        )
+        .await;
+    assert_eq!(read["properties"][&name], "", "served as an empty string");
+    let with_value = |r: &SimRecord| r.properties.get(&name).is_some_and(|v| !v.is_empty());
+    let has = matching(
+        &t,
+        "contacts",
+        json!([{"propertyName": name, "operator": "HAS_PROPERTY"}]),
+    )
+    .await;
+    assert_eq!(has, truth(&t, "contacts", with_value));
+    let has_not = matching(
+        &t,
+        "contacts",
+        json!([{"propertyName": name, "operator": "NOT_HAS_PROPERTY"}]),
+    )
+    .await;
+    assert_eq!(has_not, truth(&t, "contacts", |r| !with_value(r)));
+    assert!(has_not.contains(&record.id));
+}
