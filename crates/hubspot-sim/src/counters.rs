@@ -6,10 +6,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
+/// The status a request is counted under when the client left before the answer (nginx's
+/// "client closed request"): a hang the client gave up on, for instance.
+pub const CLIENT_CLOSED: u16 = 499;
+
 /// A snapshot of the counters, as the control API returns it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CounterSnapshot {
-    /// Requests by endpoint family, then HTTP status.
+    /// Requests by endpoint family, then HTTP status ([`CLIENT_CLOSED`] for requests the
+    /// client abandoned before the answer).
     pub requests: BTreeMap<String, BTreeMap<u16, u64>>,
     /// 429s by policy name (`TEN_SECONDLY_ROLLING`, `SECONDLY`, `DAILY`).
     pub rate_limited: BTreeMap<String, u64>,

@@ -15,6 +15,7 @@ use serde_json::json;
 use super::{ApiError, Caller, ResetConnection, Shared, correlation_id};
 use crate::auth::TokenCheck;
 use crate::config::{EndpointFamily, Fault, FaultBody};
+use crate::counters::CLIENT_CLOSED;
 use crate::ratelimit::Decision;
 use crate::state::lock;
 use crate::store::{fmt_ms, now_ms};
@@ -188,6 +189,12 @@ pub async fn gate(State(state): State<Shared>, mut request: Request, next: Next)
     let _global = state.counters.enter();
     let settings = state.settings();
     let mut portal_for_counts = None;
+    let mut unanswered = Unanswered {
+        state: &state,
+        family,
+        portal: None,
+        counted: false,
+    };
 
     let response = 'answer: {
         let uri_length = request
@@ -223,6 +230,7 @@ pub async fn gate(State(state): State<Shared>, mut request: Request, next: Next)
             };
             hub_id = Some(hub);
             portal_for_counts = Some(portal.clone());
+            unanswered.portal = Some(portal.clone());
             request.extensions_mut().insert(Caller {
                 portal,
                 scopes: Arc::new(scopes),
@@ -364,12 +372,40 @@ pub async fn gate(State(state): State<Shared>, mut request: Request, next: Next)
     {
         response.headers_mut().insert("x-hubspot-correlation-id", v);
     }
-    let status = response.status().as_u16();
-    state.counters.request(family.as_str(), status);
-    if let Some(p) = &portal_for_counts {
-        p.counters.request(family.as_str(), status);
-    }
+    unanswered.answered(response.status().as_u16());
     response
+}
+
+/// Counts a request once: with its status when answered, or, when hyper drops the
+/// handler because the client left first (it gave up on a hang or on latency), under
+/// [`CLIENT_CLOSED`] — otherwise such a request would never show in the counters.
+struct Unanswered<'a> {
+    state: &'a Shared,
+    family: EndpointFamily,
+    portal: Option<Arc<crate::state::Portal>>,
+    counted: bool,
+}
+
+impl Unanswered<'_> {
+    fn count(&mut self, status: u16) {
+        if std::mem::replace(&mut self.counted, true) {
+            return;
+        }
+        self.state.counters.request(self.family.as_str(), status);
+        if let Some(p) = &self.portal {
+            p.counters.request(self.family.as_str(), status);
+        }
+    }
+
+    fn answered(mut self, status: u16) {
+        self.count(status);
+    }
+}
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        self.count(CLIENT_CLOSED);
+    }
 }
 
 fn with_rate_headers(mut response: Response, rate: Option<(u32, u64, u32)>) -> Response {
