@@ -124,16 +124,59 @@ fn fault_response(status: u16, body: FaultBody, retry_after: Option<u64>) -> Res
     response
 }
 
-fn bearer(request: &Request) -> Option<String> {
-    let value = request
-        .headers()
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let token = value
+/// What the Authorization header of a data request holds.
+#[derive(Debug, PartialEq)]
+enum Credentials {
+    Missing,
+    /// A bearer token that cannot be a token at all (see [`is_b64token`]).
+    Malformed,
+    Bearer(String),
+}
+
+fn credentials(request: &Request) -> Credentials {
+    let Some(value) = request.headers().get(header::AUTHORIZATION) else {
+        return Credentials::Missing;
+    };
+    let Ok(value) = value.to_str() else {
+        return Credentials::Malformed;
+    };
+    let Some(token) = value
         .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))?;
-    Some(token.trim().to_string())
+        .or_else(|| value.strip_prefix("bearer "))
+    else {
+        return Credentials::Missing;
+    };
+    let token = token.trim();
+    if token.is_empty() {
+        Credentials::Missing
+    } else if is_b64token(token) {
+        Credentials::Bearer(token.to_string())
+    } else {
+        Credentials::Malformed
+    }
+}
+
+/// RFC 6750's token syntax: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+/// HubSpot's access tokens (`CK…`, base64url-like) always fit it; a token that does not —
+/// quoted, with a space or a stray newline inside — never reaches HubSpot: its edge answers
+/// a non-JSON 530 (API.md §1.5, §18.24; exactly which formats it rejects is unconfirmed,
+/// this syntax is the chosen line).
+fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+}
+
+/// Cloudflare's answer to a token in an impossible format: HTML, status 530.
+fn malformed_token() -> Response {
+    (
+        StatusCode::from_u16(530).unwrap_or(StatusCode::UNAUTHORIZED),
+        [(header::CONTENT_TYPE, "text/html")],
+        "<html><head><title>530</title></head><body><center><h1>Error 530</h1></center><hr><center>cloudflare</center></body></html>",
+    )
+        .into_response()
 }
 
 fn invalid_authentication() -> ApiError {
@@ -213,8 +256,10 @@ pub async fn gate(State(state): State<Shared>, mut request: Request, next: Next)
 
         let mut hub_id = None;
         if family != EndpointFamily::Oauth {
-            let Some(token) = bearer(&request) else {
-                break 'answer invalid_authentication().into_response();
+            let token = match credentials(&request) {
+                Credentials::Bearer(token) => token,
+                Credentials::Malformed => break 'answer malformed_token(),
+                Credentials::Missing => break 'answer invalid_authentication().into_response(),
             };
             let now = now_ms();
             let check = lock(&state.auth).check_access(&token, now);
@@ -487,6 +532,24 @@ mod tests {
             EndpointFamily::Schemas
         );
         assert_eq!(classify(&post, "/oauth/v1/token"), EndpointFamily::Oauth);
+    }
+
+    #[test]
+    fn tokens_outside_the_b64token_syntax_are_malformed() {
+        for ok in ["CKabc-_~+/.xyz", "abc==", "na1-ab12-cd34"] {
+            assert!(is_b64token(ok), "{ok}");
+        }
+        for bad in [
+            "\"CKabc\"",
+            "abc def",
+            "abc\n",
+            "a=b",
+            "=",
+            "tok€n",
+            "abc,def",
+        ] {
+            assert!(!is_b64token(bad), "{bad}");
+        }
     }
 
     #[test]
