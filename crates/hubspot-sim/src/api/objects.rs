@@ -346,7 +346,8 @@ async fn read_one(
         None => id.parse::<u64>().ok().and_then(|n| table.find(n, archived)),
     };
     let Some(record) = record else {
-        return Err(ApiError::object_not_found(&id));
+        let empty = state.settings().empty_not_found_bodies;
+        return Err(ApiError::record_not_found(&id, empty));
     };
     let props = select_props(table, params.list("properties").as_deref());
     let history = history_props(table, params.list("propertiesWithHistory").as_deref());

@@ -241,6 +241,16 @@ async fn read_one_with_404s_id_property_and_merges() {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["category"], "OBJECT_NOT_FOUND");
+    // HubSpot's other 404: no body at all
+    let mut settings = t.control().settings();
+    settings.empty_not_found_bodies = true;
+    t.control().set_settings(settings.clone());
+    let r = t.get("/crm/v3/objects/contacts/123").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(r.headers().get("x-hubspot-correlation-id").is_some());
+    assert!(r.bytes().await.unwrap().is_empty(), "empty-bodied 404");
+    settings.empty_not_found_bodies = false;
+    t.control().set_settings(settings);
 
     let archived = t
         .control()
