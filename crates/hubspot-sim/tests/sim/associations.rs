@@ -377,3 +377,72 @@ async fn archived_records_drop_out_of_association_reads() {
             .any(|a| a.from_id == link.from_id)
     );
 }
+
+#[tokio::test]
+async fn legacy_v3_batch_read_caps_targets_and_ignores_after() {
+    let t = start().await;
+    let c = t.control();
+    let company = c.records(t.hub(), "companies", false).unwrap()[0].id;
+    // a company with more than 100 contacts
+    for contact in c.generate_records(t.hub(), "contacts", 120, false).unwrap() {
+        c.associate(
+            t.hub(),
+            &AssociationChange {
+                from_type: "companies".into(),
+                from_id: company,
+                to_type: "contacts".into(),
+                to_id: contact,
+                primary: false,
+                type_ids: None,
+            },
+        )
+        .unwrap();
+    }
+    let truth: BTreeSet<u64> = c
+        .associations(t.hub(), "companies", "contacts")
+        .unwrap()
+        .iter()
+        .filter(|a| a.from_id == company)
+        .map(|a| a.to_id)
+        .collect();
+    assert!(truth.len() > 100);
+    let page = |body: Value| {
+        let t = &t;
+        async move {
+            t.post("/crm/v3/associations/companies/contacts/batch/read", &body)
+                .await
+        }
+    };
+    let r = page(json!({"inputs": [{"id": company.to_string()}, {"id": "1"}]})).await;
+    assert_eq!(r.status(), StatusCode::MULTI_STATUS);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["subCategory"],
+        "crm.associations.NO_ASSOCIATIONS_FOUND"
+    );
+    let result = &body["results"][0];
+    let to = result["to"].as_array().unwrap();
+    assert_eq!(to.len(), 100, "v3 stops at 100 targets per input");
+    for entry in to {
+        let id: u64 = entry["id"]
+            .as_str()
+            .expect("v3 ids are strings")
+            .parse()
+            .unwrap();
+        assert!(truth.contains(&id));
+        assert!(
+            entry["type"]
+                .as_str()
+                .unwrap()
+                .starts_with("company_to_contact")
+        );
+    }
+    // the cursor it hands out leads nowhere: `after` is ignored (API.md §18.15)
+    let after = result["paging"]["next"]["after"].as_str().unwrap();
+    let again: Value = page(json!({"inputs": [{"id": company.to_string(), "after": after}]}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["results"][0]["to"], result["to"]);
+}
