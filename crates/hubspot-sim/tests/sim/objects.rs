@@ -454,3 +454,60 @@ async fn the_recycle_bin_keeps_archived_records_for_90_days() {
     let truth = t.control().records(t.hub(), "deals", true).unwrap();
     assert!(!truth.iter().any(|r| r.id == deals[1].id));
 }
+
+#[tokio::test]
+async fn list_paging_is_stable_while_records_change() {
+    let t = start().await;
+    let c = t.control();
+    let hub = t.hub();
+    let before: Vec<u64> = c
+        .records(hub, "deals", false)
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    let page = |after: Option<String>| {
+        let t = &t;
+        async move {
+            let path = match after {
+                Some(a) => format!(
+                    "/crm/v3/objects/deals?limit=10&after={}",
+                    url::form_urlencoded::byte_serialize(a.as_bytes()).collect::<String>()
+                ),
+                None => "/crm/v3/objects/deals?limit=10".into(),
+            };
+            t.get_json(&path, 200).await
+        }
+    };
+    let first = page(None).await;
+    let mut seen = ids(&first["results"]);
+    assert_eq!(seen, before[..10]);
+    // between pages: the next page's first record is archived, a later one updated, two
+    // merged into a new record, and one created
+    c.archive_record(hub, "deals", before[10]).unwrap();
+    let mut props = serde_json::Map::new();
+    props.insert("dealname".into(), json!("changed mid-listing"));
+    c.update_record(hub, "deals", before[15], &props, None)
+        .unwrap();
+    let survivor = c
+        .merge_records(hub, "deals", before[20], before[21], false)
+        .unwrap()
+        .id;
+    let created = c.create_record(hub, "deals", &props).unwrap().id;
+    let mut after = first["paging"]["next"]["after"]
+        .as_str()
+        .map(str::to_string);
+    while let Some(cursor) = after {
+        let body = page(Some(cursor)).await;
+        seen.extend(ids(&body["results"]));
+        after = body["paging"]["next"]["after"].as_str().map(str::to_string);
+    }
+    let gone = [before[10], before[20], before[21]];
+    let mut expected: Vec<u64> = before
+        .iter()
+        .copied()
+        .filter(|id| !gone.contains(id))
+        .collect();
+    expected.extend([survivor, created]);
+    assert_eq!(seen, expected, "every live record once, in id order");
+}
