@@ -150,7 +150,7 @@ async fn batch_read(
             .collect();
         returned += page.len() as u64;
         let mut result = json!({"from": {"id": raw}, "to": page});
-        if offset + page_size < links.len() {
+        if offset.saturating_add(page_size) < links.len() {
             let after = encode_offset(offset + page_size);
             result["paging"] =
                 json!({"next": {"after": after, "link": format!("{base_url}{}", uri.path())}});
@@ -306,7 +306,8 @@ async fn single(
         .map(|l| types_json(&data, from, to, l))
         .collect();
     let mut out = json!({"results": results});
-    if offset + limit < links.len() {
+    // the offset comes from the client's cursor: it may be anything
+    if offset.saturating_add(limit) < links.len() {
         let after = encode_offset(offset + limit);
         let encoded: String = url::form_urlencoded::byte_serialize(after.as_bytes()).collect();
         out["paging"] = json!({"next": {"after": after, "link": format!("{}{}?after={encoded}", state.base_url(), uri.path())}});

@@ -195,7 +195,7 @@ fn invalid_authentication() -> ApiError {
 }
 
 fn expired_authentication(expired_at_ms: i64, now: i64) -> ApiError {
-    let ago = Duration::from_millis(u64::try_from(now - expired_at_ms).unwrap_or(0));
+    let ago = Duration::from_millis(u64::try_from(now.saturating_sub(expired_at_ms)).unwrap_or(0));
     let (amount, unit) = if ago.as_secs() >= 3600 {
         (ago.as_secs() / 3600, "hour(s)")
     } else if ago.as_secs() >= 60 {

@@ -122,7 +122,7 @@ pub fn compile(
                 && let Operand::Num(n) = c.operand
             {
                 let bound = match c.operator {
-                    Operator::Gt => n.floor().max(-1.0) as i64 + 1,
+                    Operator::Gt => (n.floor().max(-1.0) as i64).saturating_add(1),
                     Operator::Gte | Operator::Eq => n.ceil().max(0.0) as i64,
                     _ => 0,
                 };

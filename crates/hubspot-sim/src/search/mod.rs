@@ -213,7 +213,7 @@ pub fn parse(body: &Value) -> Result<SearchRequest, SearchError> {
         )));
     }
     let after = parse_count(body.get("after"), "after", 0)?;
-    if after + limit > MAX_RESULTS {
+    if after.saturating_add(limit) > MAX_RESULTS {
         // HubSpot's exact body here is unconfirmed; a VALIDATION_ERROR is the likeliest
         return Err(SearchError::Validation(format!(
             "Paging past {MAX_RESULTS} results is not supported (after {after} + limit {limit})"

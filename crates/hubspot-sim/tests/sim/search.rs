@@ -678,3 +678,43 @@ async fn operators_compare_by_property_type() {
         set_of(&[other])
     );
 }
+
+#[tokio::test]
+async fn hostile_numbers_get_answers_not_panics() {
+    let t = start().await;
+    // past the cap however large: a 400, not an overflow
+    let r = t
+        .post(
+            "/crm/v3/objects/deals/search",
+            &json!({"after": usize::MAX.to_string()}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    for value in ["1e300", "9223372036854775807", "-1e300"] {
+        let r = t
+            .post(
+                "/crm/v3/objects/deals/search",
+                &json!({"filterGroups": [{"filters": [{"propertyName": "hs_object_id", "operator": "GT", "value": value}]}]}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK, "hs_object_id GT {value}");
+    }
+    let company = t
+        .control()
+        .associations(t.hub(), "companies", "contacts")
+        .unwrap()[0]
+        .from_id;
+    let cursor = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(format!("off-{}", usize::MAX))
+    };
+    let r = t
+        .get(&format!(
+            "/crm/v4/objects/companies/{company}/associations/contacts?after={}",
+            url::form_urlencoded::byte_serialize(cursor.as_bytes()).collect::<String>()
+        ))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["results"], json!([]));
+}
