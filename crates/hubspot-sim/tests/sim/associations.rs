@@ -446,3 +446,115 @@ async fn legacy_v3_batch_read_caps_targets_and_ignores_after() {
         .unwrap();
     assert_eq!(again["results"][0]["to"], result["to"]);
 }
+
+#[tokio::test]
+async fn merged_records_leave_every_read_and_their_associations_follow_the_survivor() {
+    let t = start().await;
+    let c = t.control();
+    let hub = t.hub();
+    let links = c.associations(hub, "contacts", "companies").unwrap();
+    let a = links[0].from_id;
+    let b = links.iter().map(|l| l.from_id).find(|id| *id != a).unwrap();
+    let companies_of = |ids: &[u64]| -> BTreeSet<u64> {
+        links
+            .iter()
+            .filter(|l| ids.contains(&l.from_id))
+            .map(|l| l.to_id)
+            .collect()
+    };
+    let expected = companies_of(&[a, b]);
+    let survivor = c.merge_records(hub, "contacts", a, b, false).unwrap().id;
+    let ids_of = |v: &Value| -> BTreeSet<u64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().parse().unwrap())
+            .collect()
+    };
+
+    // list (live and archived), search and batch read know only the survivor
+    let mut listed = BTreeSet::new();
+    for archived in [false, true] {
+        let mut after: Option<String> = None;
+        loop {
+            let mut path = format!("/crm/v3/objects/contacts?limit=100&archived={archived}");
+            if let Some(a) = &after {
+                path.push_str(&format!(
+                    "&after={}",
+                    url::form_urlencoded::byte_serialize(a.as_bytes()).collect::<String>()
+                ));
+            }
+            let page = t.get_json(&path, 200).await;
+            listed.extend(ids_of(&page["results"]));
+            match page["paging"]["next"]["after"].as_str() {
+                Some(a) => after = Some(a.to_string()),
+                None => break,
+            }
+        }
+    }
+    assert!(listed.contains(&survivor));
+    assert!(
+        !listed.contains(&a) && !listed.contains(&b),
+        "merged-away ids are not listed, not even as archived"
+    );
+    let found = t
+        .post_json(
+            "/crm/v3/objects/contacts/search",
+            &json!({"filterGroups": [{"filters": [{"propertyName": "hs_object_id", "operator": "IN",
+                     "values": [a.to_string(), b.to_string(), survivor.to_string()]}]}]}),
+            200,
+        )
+        .await;
+    assert_eq!(ids_of(&found["results"]), BTreeSet::from([survivor]));
+    let batch = t
+        .post_json(
+            "/crm/v3/objects/contacts/batch/read",
+            &json!({"inputs": [{"id": a.to_string()}, {"id": b.to_string()}]}),
+            200,
+        )
+        .await;
+    assert_eq!(ids_of(&batch["results"]), BTreeSet::from([survivor]));
+
+    // the survivor carries both records' companies; the companies point at the survivor
+    let read = t
+        .post_json(
+            "/crm/v4/associations/contacts/companies/batch/read",
+            &json!({"inputs": [{"id": survivor.to_string()}]}),
+            200,
+        )
+        .await;
+    let got: BTreeSet<u64> = read["results"][0]["to"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|to| to["toObjectId"].as_u64().unwrap())
+        .collect();
+    assert_eq!(got, expected);
+    let back = c.associations(hub, "companies", "contacts").unwrap();
+    for company in &expected {
+        let contacts: BTreeSet<u64> = back
+            .iter()
+            .filter(|l| l.from_id == *company)
+            .map(|l| l.to_id)
+            .collect();
+        assert!(contacts.contains(&survivor), "company {company}");
+        assert!(
+            !contacts.contains(&a) && !contacts.contains(&b),
+            "company {company}"
+        );
+    }
+    let company = *expected.iter().next().unwrap();
+    let single = t
+        .get_json(
+            &format!("/crm/v4/objects/companies/{company}/associations/contacts"),
+            200,
+        )
+        .await;
+    let to: Vec<u64> = single["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["toObjectId"].as_u64().unwrap())
+        .collect();
+    assert!(to.contains(&survivor) && !to.contains(&a) && !to.contains(&b));
+}
