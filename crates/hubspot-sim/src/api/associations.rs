@@ -84,7 +84,7 @@ fn decode_offset(after: &str) -> Option<usize> {
         .ok()
 }
 
-fn encode_offset(offset: usize) -> String {
+pub(super) fn encode_offset(offset: usize) -> String {
     B64.encode(format!("off-{offset}"))
 }
 

@@ -558,3 +558,66 @@ async fn merged_records_leave_every_read_and_their_associations_follow_the_survi
         .collect();
     assert!(to.contains(&survivor) && !to.contains(&a) && !to.contains(&b));
 }
+
+#[tokio::test]
+async fn inline_association_paging_continues_on_its_link() {
+    let t = start().await;
+    let c = t.control();
+    let company = c.records(t.hub(), "companies", false).unwrap()[0].id;
+    for contact in c.generate_records(t.hub(), "contacts", 120, false).unwrap() {
+        c.associate(
+            t.hub(),
+            &AssociationChange {
+                from_type: "companies".into(),
+                from_id: company,
+                to_type: "contacts".into(),
+                to_id: contact,
+                primary: false,
+                type_ids: None,
+            },
+        )
+        .unwrap();
+    }
+    let truth: BTreeSet<u64> = c
+        .associations(t.hub(), "companies", "contacts")
+        .unwrap()
+        .iter()
+        .filter(|a| a.from_id == company)
+        .map(|a| a.to_id)
+        .collect();
+    let read = t
+        .get_json(
+            &format!("/crm/v3/objects/companies/{company}?associations=contacts"),
+            200,
+        )
+        .await;
+    let inline = &read["associations"]["contacts"];
+    let first: Vec<u64> = inline["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(first.len() <= 100);
+    let mut seen: BTreeSet<u64> = first.iter().copied().collect();
+    let mut link = inline["paging"]["next"]["link"]
+        .as_str()
+        .expect("more than 100 associations page")
+        .to_string();
+    loop {
+        let path = link.strip_prefix(&t.portal.base_url).unwrap().to_string();
+        let page = t.get_json(&path, 200).await;
+        for r in page["results"].as_array().unwrap() {
+            let id = r["toObjectId"].as_u64().unwrap();
+            assert!(seen.insert(id), "{id} came twice");
+        }
+        match page["paging"]["next"]["link"].as_str() {
+            Some(next) => link = next.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen, truth,
+        "the inline page and its link cover every association once"
+    );
+}
