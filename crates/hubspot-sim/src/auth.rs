@@ -150,7 +150,7 @@ impl AuthStore {
             AccessToken {
                 hub_id,
                 scopes,
-                expires_at_ms: now_ms + lifetime_ms,
+                expires_at_ms: now_ms.saturating_add(lifetime_ms),
                 user_id,
                 revoked: false,
             },

@@ -35,6 +35,9 @@ pub struct SimConfig {
     pub max_url_length: usize,
     /// Targets per input and page of the v4 association reads.
     pub association_page_size: usize,
+    /// Record reads of a missing id answer 404 with an empty body instead of the JSON
+    /// `OBJECT_NOT_FOUND` error: HubSpot has been seen doing both (API.md §5).
+    pub empty_not_found_bodies: bool,
     pub generator: GeneratorOptions,
 }
 
@@ -55,6 +58,7 @@ impl Default for SimConfig {
             index_lag_ms: 0,
             max_url_length: 8192,
             association_page_size: 500,
+            empty_not_found_bodies: false,
             generator: GeneratorOptions::default(),
         }
     }

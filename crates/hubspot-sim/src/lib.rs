@@ -1,7 +1,7 @@
 //! A HubSpot API simulator for tests, demos and benchmarks: OAuth, CRM objects (list,
 //! read, batch read, search), properties, pipelines, custom-object schemas, owners,
-//! associations v4, HubSpot's rate limits, injected faults and latency, and a seeded
-//! portal generator, served over real HTTP by axum.
+//! associations v4 (and the legacy v3 batch read), HubSpot's rate limits, injected faults
+//! and latency, and a seeded portal generator, served over real HTTP by axum.
 //!
 //! It owns what HubSpot would own: the data of each portal, its tokens and its limits, and
 //! a control API under `/_sim/` (plus the in-process [`SimControl`]) that tests use to

@@ -160,6 +160,45 @@ mod tests {
     }
 
     #[test]
+    fn the_window_rolls_rather_than_resetting_at_fixed_boundaries() {
+        // max 3 per 1000 ms, requests at 0, 400 and 800 ms: a fixed window would start
+        // afresh at 1000 and allow 1100; the rolling one still holds 400, 800 and 1000 then
+        let mut limiter = RateLimiter::new(RateLimitConfig {
+            max_per_interval: 3,
+            interval_ms: 1000,
+            ..RateLimitConfig::default()
+        });
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        for (ms, left) in [(0, 2), (400, 1), (800, 0)] {
+            assert_eq!(
+                limiter.check(false, at(ms)),
+                Decision::Allowed {
+                    remaining: Some(left)
+                },
+                "at {ms} ms"
+            );
+        }
+        // the request of 0 ms has aged out: one slot, taken
+        assert_eq!(
+            limiter.check(false, at(1000)),
+            Decision::Allowed { remaining: Some(0) }
+        );
+        // 400 ms is still inside the window: refused until it ages out at 1400
+        assert_eq!(
+            limiter.check(false, at(1100)),
+            Decision::Limited {
+                policy: Policy::TenSecondlyRolling,
+                retry_after: Duration::from_millis(300),
+            }
+        );
+        assert_eq!(
+            limiter.check(false, at(1400)),
+            Decision::Allowed { remaining: Some(0) }
+        );
+    }
+
+    #[test]
     fn search_has_its_own_secondly_bucket() {
         let mut limiter = RateLimiter::new(RateLimitConfig {
             search_per_second: 2,

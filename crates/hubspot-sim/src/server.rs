@@ -104,7 +104,7 @@ impl Simulator {
         }
         let (shutdown, rx) = watch::channel(false);
         let router = api::router(state.clone());
-        let task = tokio::spawn(serve(listener, router, rx));
+        let task = tokio::spawn(serve(listener, router, rx, state.clone()));
         Ok(RunningSim {
             state,
             addr: local,
@@ -114,14 +114,21 @@ impl Simulator {
     }
 }
 
-async fn serve(listener: TcpListener, router: axum::Router, mut shutdown: watch::Receiver<bool>) {
+async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    mut shutdown: watch::Receiver<bool>,
+    state: Arc<SimState>,
+) {
     let graceful = GracefulShutdown::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
-                // without it every small response of a keep-alive client waits ~40 ms (Nagle)
-                let _ = stream.set_nodelay(true);
+                // without it every small response of a keep-alive client waits ~40 ms
+                // (Nagle); read back and counted, so that a test can prove it is on
+                let nodelay = stream.set_nodelay(true).and_then(|()| stream.nodelay());
+                state.counters.connection(nodelay.unwrap_or(false));
                 let router = router.clone();
                 let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
                     let router = router.clone();

@@ -38,6 +38,8 @@ pub struct Settings {
     pub token_lifetime_secs: u64,
     pub max_url_length: usize,
     pub association_page_size: usize,
+    /// 404s of record reads without a body (HubSpot sends either, API.md §5).
+    pub empty_not_found_bodies: bool,
     pub latency: LatencyConfig,
 }
 
@@ -54,6 +56,7 @@ impl Settings {
             token_lifetime_secs: c.token_lifetime_secs,
             max_url_length: c.max_url_length,
             association_page_size: c.association_page_size,
+            empty_not_found_bodies: c.empty_not_found_bodies,
             latency: c.latency.clone(),
         }
     }

@@ -1,4 +1,5 @@
-//! Associations v4: batch read with per-input paging, the single-record read and labels.
+//! Associations v4: batch read with per-input paging, the single-record read and labels;
+//! and the legacy v3 batch read, which cannot page (connectors still call it).
 
 use axum::Router;
 use axum::body::Bytes;
@@ -13,12 +14,14 @@ use serde_json::{Value, json};
 use super::objects::{json_body, table_of};
 use super::{ApiError, Caller, Params, Shared};
 use crate::state::read;
-use crate::store::{Link, PortalData, fmt_ms, now_ms};
+use crate::store::{Link, ObjectTable, PortalData, fmt_ms, now_ms};
 
 /// Inputs per batch read, enforced by HubSpot since 10 Feb 2025.
 pub const MAX_BATCH_INPUTS: usize = 1_000;
 /// Page size of the single-record read.
 pub const MAX_SINGLE_LIMIT: usize = 500;
+/// Targets per input of the legacy v3 batch read, which ignores `after` (API.md §11.3).
+pub const V3_MAX_TARGETS: usize = 100;
 
 pub fn routes() -> Router<Shared> {
     let mut router = Router::new();
@@ -28,6 +31,10 @@ pub fn routes() -> Router<Shared> {
             post(batch_read),
         );
     }
+    router = router.route(
+        "/crm/v3/associations/{from}/{to}/batch/read",
+        post(batch_read_v3),
+    );
     for prefix in [
         "/crm/v4/associations",
         "/crm/associations/v4",
@@ -77,7 +84,7 @@ fn decode_offset(after: &str) -> Option<usize> {
         .ok()
 }
 
-fn encode_offset(offset: usize) -> String {
+pub(super) fn encode_offset(offset: usize) -> String {
     B64.encode(format!("off-{offset}"))
 }
 
@@ -132,17 +139,7 @@ async fn batch_read(
             .map(|id| visible_links(&data, from, to, from_table.resolve_id(id)))
             .unwrap_or_default();
         if links.is_empty() || offset >= links.len() {
-            errors.push(json!({
-                "status": "error",
-                "category": "OBJECT_NOT_FOUND",
-                "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
-                "message": format!("No {} is associated with {} {raw}.", to_table.info.singular, from_table.info.singular),
-                "context": {
-                    "fromObjectId": [raw],
-                    "fromObjectType": [from_table.info.singular],
-                    "toObjectType": [to_table.info.singular],
-                },
-            }));
+            errors.push(no_associations_found(&raw, from_table, to_table));
             continue;
         }
         let page: Vec<Value> = links
@@ -153,7 +150,7 @@ async fn batch_read(
             .collect();
         returned += page.len() as u64;
         let mut result = json!({"from": {"id": raw}, "to": page});
-        if offset + page_size < links.len() {
+        if offset.saturating_add(page_size) < links.len() {
             let after = encode_offset(offset + page_size);
             result["paging"] =
                 json!({"next": {"after": after, "link": format!("{base_url}{}", uri.path())}});
@@ -167,6 +164,11 @@ async fn batch_read(
         .portal
         .counters
         .records(&plural, "associations", returned);
+    Ok(batch_response(started, results, errors))
+}
+
+/// A batch read's envelope: 200 when every input had associations, else 207 with errors.
+fn batch_response(started: i64, results: Vec<Value>, errors: Vec<Value>) -> Response {
     let mut out = json!({
         "status": "COMPLETE",
         "results": results,
@@ -174,11 +176,98 @@ async fn batch_read(
         "completedAt": fmt_ms(now_ms()),
     });
     if errors.is_empty() {
-        return Ok(axum::Json(out).into_response());
+        return axum::Json(out).into_response();
     }
     out["numErrors"] = Value::from(errors.len());
     out["errors"] = Value::Array(errors);
-    Ok((StatusCode::MULTI_STATUS, axum::Json(out)).into_response())
+    (StatusCode::MULTI_STATUS, axum::Json(out)).into_response()
+}
+
+/// The 207 error of an input without associations: "zero rows", not a failure.
+fn no_associations_found(raw: &str, from: &ObjectTable, to: &ObjectTable) -> Value {
+    json!({
+        "status": "error",
+        "category": "OBJECT_NOT_FOUND",
+        "subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND",
+        "message": format!("No {} is associated with {} {raw}.", to.info.singular, from.info.singular),
+        "context": {
+            "fromObjectId": [raw],
+            "fromObjectType": [from.info.singular],
+            "toObjectType": [to.info.singular],
+        },
+    })
+}
+
+/// `POST /crm/v3/associations/{from}/{to}/batch/read`: one `{id, type}` per association
+/// type (the v3 names, as inline associations spell them), at most 100 per input. Its
+/// `paging.next.after` cannot be used: an `after` sent back in the inputs is ignored and
+/// the same first page comes back — the trap that loops clients forever (API.md §18.15).
+async fn batch_read_v3(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path((from_name, to_name)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let started = now_ms();
+    let body = json_body(&body)?;
+    let data = read(&caller.portal.data);
+    let (from, from_table) = table_of(&data, &from_name)?;
+    let (to, to_table) = table_of(&data, &to_name)?;
+    scopes_for(&caller, &data, from, to)?;
+    let inputs = body
+        .get("inputs")
+        .and_then(Value::as_array)
+        .ok_or_else(ApiError::bad_request)?;
+    if inputs.len() > MAX_BATCH_INPUTS {
+        return Err(ApiError::validation(format!(
+            "Batch input size {} exceeds the limit of {MAX_BATCH_INPUTS}",
+            inputs.len()
+        )));
+    }
+    let mut results = Vec::new();
+    let mut errors = Vec::new();
+    let mut returned = 0u64;
+    for input in inputs {
+        let raw = match input.get("id") {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => return Err(ApiError::bad_request()),
+        };
+        let links = raw
+            .parse::<u64>()
+            .ok()
+            .map(|id| visible_links(&data, from, to, from_table.resolve_id(id)))
+            .unwrap_or_default();
+        let entries: Vec<Value> = links
+            .iter()
+            .flat_map(|link| {
+                link.type_ids
+                    .iter()
+                    .filter_map(|t| data.assoc.def(from, to, *t))
+                    .map(|def| json!({"id": link.to_id.to_string(), "type": def.v3_name}))
+            })
+            .collect();
+        if entries.is_empty() {
+            errors.push(no_associations_found(&raw, from_table, to_table));
+            continue;
+        }
+        let more = entries.len() > V3_MAX_TARGETS;
+        let page: Vec<Value> = entries.into_iter().take(V3_MAX_TARGETS).collect();
+        returned += page.len() as u64;
+        let mut result = json!({"from": {"id": raw}, "to": page});
+        if more {
+            result["paging"] = json!({"next": {"after": encode_offset(V3_MAX_TARGETS)}});
+        }
+        results.push(result);
+    }
+    let plural = from_table.info.plural.clone();
+    drop(data);
+    state.counters.records(&plural, "associations", returned);
+    caller
+        .portal
+        .counters
+        .records(&plural, "associations", returned);
+    Ok(batch_response(started, results, errors))
 }
 
 async fn single(
@@ -217,7 +306,8 @@ async fn single(
         .map(|l| types_json(&data, from, to, l))
         .collect();
     let mut out = json!({"results": results});
-    if offset + limit < links.len() {
+    // the offset comes from the client's cursor: it may be anything
+    if offset.saturating_add(limit) < links.len() {
         let after = encode_offset(offset + limit);
         let encoded: String = url::form_urlencoded::byte_serialize(after.as_bytes()).collect();
         out["paging"] = json!({"next": {"after": after, "link": format!("{}{}?after={encoded}", state.base_url(), uri.path())}});

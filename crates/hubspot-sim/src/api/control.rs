@@ -71,7 +71,7 @@ pub const ENDPOINTS: &[&str] = &[
     "PUT    /_sim/rate-limits                               set every portal's limits",
     "PUT    /_sim/portals/{hub}/index-lag                   {millis}",
     "PUT    /_sim/index-lag                                 {millis} for every portal",
-    "GET    /_sim/settings  PUT /_sim/settings              token lifetime, max URL length, association page size, latency",
+    "GET    /_sim/settings  PUT /_sim/settings              token lifetime, max URL length, association page size, empty 404 bodies, latency",
     "GET    /_sim/latency   PUT /_sim/latency               base and jitter per endpoint family",
     "GET    /_sim/faults    PUT /_sim/faults  DELETE /_sim/faults   the fault plan",
     "POST   /_sim/faults/script                             append scripted steps [{family?, hubId?, count, fault}]",

@@ -15,6 +15,7 @@ use serde_json::json;
 use super::{ApiError, Caller, ResetConnection, Shared, correlation_id};
 use crate::auth::TokenCheck;
 use crate::config::{EndpointFamily, Fault, FaultBody};
+use crate::counters::CLIENT_CLOSED;
 use crate::ratelimit::Decision;
 use crate::state::lock;
 use crate::store::{fmt_ms, now_ms};
@@ -123,16 +124,59 @@ fn fault_response(status: u16, body: FaultBody, retry_after: Option<u64>) -> Res
     response
 }
 
-fn bearer(request: &Request) -> Option<String> {
-    let value = request
-        .headers()
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let token = value
+/// What the Authorization header of a data request holds.
+#[derive(Debug, PartialEq)]
+enum Credentials {
+    Missing,
+    /// A bearer token that cannot be a token at all (see [`is_b64token`]).
+    Malformed,
+    Bearer(String),
+}
+
+fn credentials(request: &Request) -> Credentials {
+    let Some(value) = request.headers().get(header::AUTHORIZATION) else {
+        return Credentials::Missing;
+    };
+    let Ok(value) = value.to_str() else {
+        return Credentials::Malformed;
+    };
+    let Some(token) = value
         .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))?;
-    Some(token.trim().to_string())
+        .or_else(|| value.strip_prefix("bearer "))
+    else {
+        return Credentials::Missing;
+    };
+    let token = token.trim();
+    if token.is_empty() {
+        Credentials::Missing
+    } else if is_b64token(token) {
+        Credentials::Bearer(token.to_string())
+    } else {
+        Credentials::Malformed
+    }
+}
+
+/// RFC 6750's token syntax: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+/// HubSpot's access tokens (`CK…`, base64url-like) always fit it; a token that does not —
+/// quoted, with a space or a stray newline inside — never reaches HubSpot: its edge answers
+/// a non-JSON 530 (API.md §1.5, §18.24; exactly which formats it rejects is unconfirmed,
+/// this syntax is the chosen line).
+fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+}
+
+/// Cloudflare's answer to a token in an impossible format: HTML, status 530.
+fn malformed_token() -> Response {
+    (
+        StatusCode::from_u16(530).unwrap_or(StatusCode::UNAUTHORIZED),
+        [(header::CONTENT_TYPE, "text/html")],
+        "<html><head><title>530</title></head><body><center><h1>Error 530</h1></center><hr><center>cloudflare</center></body></html>",
+    )
+        .into_response()
 }
 
 fn invalid_authentication() -> ApiError {
@@ -151,7 +195,7 @@ fn invalid_authentication() -> ApiError {
 }
 
 fn expired_authentication(expired_at_ms: i64, now: i64) -> ApiError {
-    let ago = Duration::from_millis(u64::try_from(now - expired_at_ms).unwrap_or(0));
+    let ago = Duration::from_millis(u64::try_from(now.saturating_sub(expired_at_ms)).unwrap_or(0));
     let (amount, unit) = if ago.as_secs() >= 3600 {
         (ago.as_secs() / 3600, "hour(s)")
     } else if ago.as_secs() >= 60 {
@@ -188,6 +232,12 @@ pub async fn gate(State(state): State<Shared>, mut request: Request, next: Next)
     let _global = state.counters.enter();
     let settings = state.settings();
     let mut portal_for_counts = None;
+    let mut unanswered = Unanswered {
+        state: &state,
+        family,
+        portal: None,
+        counted: false,
+    };
 
     let response = 'answer: {
         let uri_length = request
@@ -206,8 +256,10 @@ pub async fn gate(State(state): State<Shared>, mut request: Request, next: Next)
 
         let mut hub_id = None;
         if family != EndpointFamily::Oauth {
-            let Some(token) = bearer(&request) else {
-                break 'answer invalid_authentication().into_response();
+            let token = match credentials(&request) {
+                Credentials::Bearer(token) => token,
+                Credentials::Malformed => break 'answer malformed_token(),
+                Credentials::Missing => break 'answer invalid_authentication().into_response(),
             };
             let now = now_ms();
             let check = lock(&state.auth).check_access(&token, now);
@@ -223,6 +275,7 @@ pub async fn gate(State(state): State<Shared>, mut request: Request, next: Next)
             };
             hub_id = Some(hub);
             portal_for_counts = Some(portal.clone());
+            unanswered.portal = Some(portal.clone());
             request.extensions_mut().insert(Caller {
                 portal,
                 scopes: Arc::new(scopes),
@@ -364,12 +417,40 @@ pub async fn gate(State(state): State<Shared>, mut request: Request, next: Next)
     {
         response.headers_mut().insert("x-hubspot-correlation-id", v);
     }
-    let status = response.status().as_u16();
-    state.counters.request(family.as_str(), status);
-    if let Some(p) = &portal_for_counts {
-        p.counters.request(family.as_str(), status);
-    }
+    unanswered.answered(response.status().as_u16());
     response
+}
+
+/// Counts a request once: with its status when answered, or, when hyper drops the
+/// handler because the client left first (it gave up on a hang or on latency), under
+/// [`CLIENT_CLOSED`] — otherwise such a request would never show in the counters.
+struct Unanswered<'a> {
+    state: &'a Shared,
+    family: EndpointFamily,
+    portal: Option<Arc<crate::state::Portal>>,
+    counted: bool,
+}
+
+impl Unanswered<'_> {
+    fn count(&mut self, status: u16) {
+        if std::mem::replace(&mut self.counted, true) {
+            return;
+        }
+        self.state.counters.request(self.family.as_str(), status);
+        if let Some(p) = &self.portal {
+            p.counters.request(self.family.as_str(), status);
+        }
+    }
+
+    fn answered(mut self, status: u16) {
+        self.count(status);
+    }
+}
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        self.count(CLIENT_CLOSED);
+    }
 }
 
 fn with_rate_headers(mut response: Response, rate: Option<(u32, u64, u32)>) -> Response {
@@ -451,6 +532,24 @@ mod tests {
             EndpointFamily::Schemas
         );
         assert_eq!(classify(&post, "/oauth/v1/token"), EndpointFamily::Oauth);
+    }
+
+    #[test]
+    fn tokens_outside_the_b64token_syntax_are_malformed() {
+        for ok in ["CKabc-_~+/.xyz", "abc==", "na1-ab12-cd34"] {
+            assert!(is_b64token(ok), "{ok}");
+        }
+        for bad in [
+            "\"CKabc\"",
+            "abc def",
+            "abc\n",
+            "a=b",
+            "=",
+            "tok€n",
+            "abc,def",
+        ] {
+            assert!(!is_b64token(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -90,6 +90,19 @@ impl ApiError {
         e
     }
 
+    /// A record that is not there: HubSpot answers either the JSON error or an empty body.
+    pub fn record_not_found(id: &str, empty_body: bool) -> Self {
+        if empty_body {
+            Self {
+                status: StatusCode::NOT_FOUND,
+                body: None,
+                headers: Vec::new(),
+            }
+        } else {
+            Self::object_not_found(id)
+        }
+    }
+
     pub fn not_found(message: &str) -> Self {
         Self::standard(StatusCode::NOT_FOUND, message, Some("OBJECT_NOT_FOUND"))
     }

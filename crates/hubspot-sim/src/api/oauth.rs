@@ -192,7 +192,7 @@ async fn access_token_info(State(state): State<Shared>, Path(token): Path<String
     else {
         return token_not_found();
     };
-    let expires_in = (t.expires_at_ms - now) / 1000;
+    let expires_in = t.expires_at_ms.saturating_sub(now) / 1000;
     axum::Json(json!({
         "token": token,
         "user": format!("user{}@{}", t.user_id, hub_domain(t.hub_id)),
@@ -265,7 +265,7 @@ async fn introspect(State(state): State<Shared>, body: Bytes) -> Response {
     {
         return axum::Json(json!({
             "active": true, "app_id": APP_ID, "client_id": state.config.client_id,
-            "expires_in": (t.expires_at_ms - now) / 1000, "hub_domain": hub_domain(t.hub_id),
+            "expires_in": t.expires_at_ms.saturating_sub(now) / 1000, "hub_domain": hub_domain(t.hub_id),
             "hub_id": t.hub_id, "is_private_distribution": false, "scopes": t.scopes,
             "signed_access_token": signed(t.hub_id, t.user_id, t.expires_at_ms),
             "token": token, "token_type": "access", "token_use": "access_token",

@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 
 use super::{ApiError, Caller, Params, Shared};
 use crate::state::read;
-use crate::store::{AssocCategory, ObjectTable, PortalData, Record, RecordData, fmt_ms, now_ms};
+use crate::store::{ObjectTable, PortalData, Record, RecordData, fmt_ms, now_ms};
 
 pub const MAX_LIST_LIMIT: usize = 100;
 pub const MAX_LIST_LIMIT_WITH_HISTORY: usize = 50;
@@ -158,27 +158,34 @@ pub fn record_json(
         let mut assoc = Map::new();
         for (to, key) in shape.associations {
             let links = super::associations::visible_links(portal, table_index, *to, id);
+            // one entry per association type, whole links only, up to the cap; the rest
+            // continues on the v4 read at the first link left out
             let mut results = Vec::new();
-            for link in links {
-                for type_id in &link.type_ids {
-                    if let Some(def) = portal.assoc.def(table_index, *to, *type_id)
-                        && (def.category == AssocCategory::HubspotDefined
-                            || def.category == AssocCategory::UserDefined)
-                    {
-                        results.push(json!({"id": link.to_id.to_string(), "type": def.v3_name}));
-                    }
+            let mut included = 0;
+            for link in &links {
+                let entries: Vec<Value> = link
+                    .type_ids
+                    .iter()
+                    .filter_map(|t| portal.assoc.def(table_index, *to, *t))
+                    .map(|def| json!({"id": link.to_id.to_string(), "type": def.v3_name}))
+                    .collect();
+                if results.len() + entries.len() > MAX_INLINE_ASSOCIATIONS {
+                    break;
                 }
+                results.extend(entries);
+                included += 1;
             }
             if results.is_empty() {
                 continue;
             }
             let mut entry = Map::new();
-            if results.len() > MAX_INLINE_ASSOCIATIONS {
-                results.truncate(MAX_INLINE_ASSOCIATIONS);
-                let after = B64.encode(MAX_INLINE_ASSOCIATIONS.to_string());
+            if included < links.len() {
+                let after = super::associations::encode_offset(included);
+                let encoded: String =
+                    url::form_urlencoded::byte_serialize(after.as_bytes()).collect();
                 entry.insert(
                     "paging".into(),
-                    json!({"next": {"after": after, "link": format!("{base_url}/crm/v4/objects/{}/{id}/associations/{}?after={after}", table.info.plural, portal.tables[*to].info.plural)}}),
+                    json!({"next": {"after": after, "link": format!("{base_url}/crm/v4/objects/{}/{id}/associations/{}?after={encoded}", table.info.plural, portal.tables[*to].info.plural)}}),
                 );
             }
             entry.insert("results".into(), Value::Array(results));
@@ -346,7 +353,8 @@ async fn read_one(
         None => id.parse::<u64>().ok().and_then(|n| table.find(n, archived)),
     };
     let Some(record) = record else {
-        return Err(ApiError::object_not_found(&id));
+        let empty = state.settings().empty_not_found_bodies;
+        return Err(ApiError::record_not_found(&id, empty));
     };
     let props = select_props(table, params.list("properties").as_deref());
     let history = history_props(table, params.list("propertiesWithHistory").as_deref());

@@ -250,7 +250,7 @@ impl SimControl {
             scopes.clone(),
             portal.user_id,
             now_ms(),
-            (lifetime * 1000) as i64,
+            i64::try_from(lifetime.saturating_mul(1000)).unwrap_or(i64::MAX),
         );
         Ok(InstallResult {
             refresh_token,
@@ -285,7 +285,7 @@ impl SimControl {
             scopes.clone(),
             portal.user_id,
             now_ms(),
-            lifetime * 1000,
+            lifetime.saturating_mul(1000),
         );
         Ok(MintedToken {
             access_token: token,

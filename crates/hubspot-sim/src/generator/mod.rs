@@ -313,7 +313,8 @@ impl Generator {
                 }
                 let def = table.props.def(item.index);
                 if let Some(v) = value(&mut self.rng, def, item.kind, &ctx) {
-                    data.set(item.index, Some(&v));
+                    // verbatim: the empty strings of the plan must reach the payloads
+                    data.set_verbatim(item.index, &v);
                 }
             }
             if let (Some(pp), Some(sp)) = (pipeline_prop, stage_prop) {
@@ -491,6 +492,8 @@ fn ascii(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
+
     use crate::config::BulkImport;
     use chrono::TimeZone;
 
@@ -506,25 +509,35 @@ mod tests {
         }
     }
 
-    type Fingerprint = Vec<(String, u64, Vec<(u16, String)>)>;
-
-    fn fingerprint(data: &PortalData) -> Fingerprint {
-        data.tables
-            .iter()
-            .flat_map(|t| {
-                t.live.values().map(|r| {
-                    (
-                        t.info.plural.clone(),
-                        r.id,
-                        r.data
-                            .props
-                            .iter()
-                            .map(|(i, v)| (*i, v.to_string()))
-                            .collect(),
-                    )
-                })
-            })
-            .collect()
+    /// Everything a portal holds, as text: records live and archived with every value,
+    /// merge aliases, associations with their type ids, owners, pipelines and schemas.
+    fn fingerprint(data: &PortalData) -> Vec<String> {
+        let mut out = Vec::new();
+        for (ti, t) in data.tables.iter().enumerate() {
+            for r in t.live.values().chain(t.archived.values()) {
+                out.push(format!(
+                    "{} {} {:?} {} {} {:?}",
+                    t.info.plural,
+                    r.id,
+                    r.archived_ms,
+                    r.data.created_ms,
+                    r.data.updated_ms,
+                    r.data.props
+                ));
+            }
+            let mut aliases: Vec<_> = t.aliases.iter().collect();
+            aliases.sort();
+            out.push(format!("{} aliases {aliases:?}", t.info.plural));
+            for to in 0..data.tables.len() {
+                for (from_id, link) in data.assoc.all(ti, to) {
+                    out.push(format!("{ti}->{to} {from_id} {link:?}"));
+                }
+            }
+        }
+        out.extend(data.owners.iter().map(|o| o.to_json().to_string()));
+        out.extend(data.pipelines.iter().map(|p| p.to_json().to_string()));
+        out.extend(data.schemas.iter().map(|s| format!("{s:?}")));
+        out
     }
 
     #[test]
@@ -625,5 +638,189 @@ mod tests {
             *counts.entry(r.data.updated_ms).or_insert(0) += 1;
         }
         assert!(counts.values().any(|c| *c >= 500));
+    }
+
+    #[test]
+    fn every_property_type_gets_plausible_values() {
+        use crate::store::PropType;
+        let data = generate(&spec(300));
+        let owners: Vec<String> = data.owners.iter().map(|o| o.id.to_string()).collect();
+        let users: Vec<String> = data.owners.iter().map(|o| o.user_id.to_string()).collect();
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+        for table in &data.tables {
+            for record in table.live.values() {
+                for (index, value) in &record.data.props {
+                    let def = table.props.def(*index);
+                    let what = format!("{} {} {value:?}", table.info.plural, def.name);
+                    *seen.entry(def.ptype.as_str()).or_default() += 1;
+                    if value.is_empty() {
+                        // real portals' "" beside null, on strings and booleans only
+                        assert!(
+                            matches!(def.ptype, PropType::String | PropType::Bool),
+                            "{what}"
+                        );
+                        continue;
+                    }
+                    match def.ptype {
+                        PropType::Datetime => {
+                            assert!(crate::store::parse_datetime_ms(value).is_some(), "{what}")
+                        }
+                        PropType::Date => assert!(
+                            chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").is_ok()
+                                || value.parse::<i64>().is_ok_and(|ms| ms % DAY_MS == 0),
+                            "{what}"
+                        ),
+                        PropType::Bool => assert!(["true", "false"].contains(&&**value), "{what}"),
+                        PropType::Enumeration
+                            if def.referenced_object_type.as_deref() == Some("OWNER")
+                                || def.name == "hs_all_owner_ids" =>
+                        {
+                            assert!(
+                                value.split(';').all(|o| owners.iter().any(|x| x == o)),
+                                "{what}"
+                            )
+                        }
+                        PropType::Enumeration
+                            if def.name.ends_with("user_id")
+                                || def.name == "hs_user_ids_of_all_owners" =>
+                        {
+                            assert!(
+                                value.split(';').all(|u| users.iter().any(|x| x == u)),
+                                "{what}"
+                            )
+                        }
+                        PropType::Enumeration if def.name.ends_with("currency_code") => {
+                            assert!(values::CURRENCIES.contains(&&**value), "{what}")
+                        }
+                        PropType::Enumeration
+                            if !def.options.is_empty() && !def.external_options =>
+                        {
+                            assert!(
+                                value.split(';').all(|v| def.options.iter().any(|o| o == v)),
+                                "{what}"
+                            )
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        for ptype in [
+            "string",
+            "number",
+            "date",
+            "datetime",
+            "enumeration",
+            "bool",
+            "phone_number",
+        ] {
+            assert!(
+                seen.get(ptype).is_some_and(|n| *n > 0),
+                "no {ptype} values: {seen:?}"
+            );
+        }
+        let deals = data.table("deals").unwrap();
+        let all_owner_users = deals.props.index_of("hs_user_ids_of_all_owners").unwrap();
+        assert!(
+            deals
+                .live
+                .values()
+                .any(|r| r.data.get(all_owner_users).is_some()),
+            "hs_user_ids_of_all_owners holds user ids"
+        );
+        // money carries its currency: deals' amount with deal_currency_code, line items'
+        // price with hs_line_item_currency_code, companies' revenue with its code
+        for (table, money, code) in [
+            ("deals", "amount", "deal_currency_code"),
+            ("line_items", "price", "hs_line_item_currency_code"),
+            (
+                "companies",
+                "annualrevenue",
+                "hs_annual_revenue_currency_code",
+            ),
+        ] {
+            let t = data.table(table).unwrap();
+            let (m, c) = (
+                t.props.index_of(money).unwrap(),
+                t.props.index_of(code).unwrap(),
+            );
+            let priced: Vec<_> = t
+                .live
+                .values()
+                .filter(|r| r.data.get(m).is_some())
+                .collect();
+            assert!(!priced.is_empty(), "{table}.{money}");
+            let coded = priced
+                .iter()
+                .filter(|r| {
+                    r.data
+                        .get(c)
+                        .is_some_and(|v| values::CURRENCIES.contains(&v))
+                })
+                .count();
+            assert!(
+                coded * 10 >= priced.len() * 9,
+                "{table}: {coded} of {} priced records have a currency",
+                priced.len()
+            );
+        }
+    }
+
+    #[test]
+    fn association_type_ids_follow_hubspots_table_both_ways() {
+        let data = generate(&spec(100));
+        let index = |name: &str| data.table_index(name).unwrap();
+        // API.md §11.4: (from, to, unlabeled, primary)
+        for (from, to, unlabeled, primary) in [
+            ("contacts", "companies", 279, Some(1)),
+            ("companies", "contacts", 280, Some(2)),
+            ("deals", "contacts", 3, None),
+            ("contacts", "deals", 4, None),
+            ("deals", "companies", 341, Some(5)),
+            ("companies", "deals", 342, Some(6)),
+            ("deals", "line_items", 19, None),
+            ("line_items", "deals", 20, None),
+            ("meetings", "companies", 188, None),
+            ("companies", "meetings", 187, None),
+            ("meetings", "deals", 212, None),
+            ("deals", "meetings", 211, None),
+            ("meetings", "contacts", 200, None),
+            ("contacts", "meetings", 199, None),
+            ("calls", "contacts", 194, None),
+            ("emails", "deals", 210, None),
+            ("tasks", "companies", 192, None),
+        ] {
+            let (f, t) = (index(from), index(to));
+            let links: Vec<_> = data.assoc.all(f, t).collect();
+            assert!(!links.is_empty(), "no {from} -> {to} associations");
+            let mut saw_primary = false;
+            for (from_id, link) in links {
+                assert!(link.type_ids.contains(&unlabeled), "{from}->{to} {link:?}");
+                saw_primary |= primary.is_some_and(|p| link.type_ids.contains(&p));
+                for type_id in &link.type_ids {
+                    assert!(
+                        data.assoc.def(f, t, *type_id).is_some(),
+                        "{from}->{to} {type_id}"
+                    );
+                }
+                // stored both ways, with the reverse types
+                let back = data.assoc.links(t, f, link.to_id);
+                assert!(
+                    back.iter()
+                        .any(|l| l.to_id == from_id && l.type_ids.len() == link.type_ids.len()),
+                    "{to} {} has no way back to {from} {from_id}",
+                    link.to_id
+                );
+            }
+            if to == "companies" && (from == "contacts" || from == "deals") {
+                assert!(saw_primary, "{from}->{to} has Primary associations");
+            }
+        }
+        // a line item belongs to exactly one deal
+        let li = index("line_items");
+        let deals = index("deals");
+        for id in data.tables[li].live.keys() {
+            assert_eq!(data.assoc.links(li, deals, *id).len(), 1);
+        }
     }
 }

@@ -141,6 +141,8 @@ pub enum ValueKind {
     Owners,
     /// A user id (owners' `userId`), for `hs_created_by_user_id` and the like.
     UserId,
+    /// `;`-joined user ids (`hs_user_ids_of_all_owners`).
+    UserIds,
     Team,
     Currency,
     /// Filled per record by the generator (pipelines and stages).
@@ -170,10 +172,19 @@ pub fn plan_property(def: &PropertyDef, important: bool) -> Option<(f32, ValueKi
     };
     let owner_ref =
         def.referenced_object_type.as_deref() == Some("OWNER") || name == "hubspot_owner_id";
+    if name.ends_with("currency_code") {
+        // nearly every record carries the code of its money (deals, line items: an
+        // enumeration; companies' hs_annual_revenue_currency_code: a calculated string)
+        return Some((0.97, ValueKind::Currency));
+    }
     let kind = match def.ptype {
         PropType::Enumeration => {
             if owner_ref && !def.is_multi() {
                 return Some((0.85, ValueKind::Owner));
+            }
+            if name == "hs_user_ids_of_all_owners" {
+                // user ids, not owner ids (API.md §8)
+                return Some((0.5, ValueKind::UserIds));
             }
             if owner_ref || name == "hs_all_owner_ids" || name.contains("owner_ids") {
                 return Some((0.5, ValueKind::Owners));
@@ -183,9 +194,6 @@ pub fn plan_property(def: &PropertyDef, important: bool) -> Option<(f32, ValueKi
                 || name == "hs_assignee_team_id"
             {
                 return Some((0.4, ValueKind::Team));
-            }
-            if name.ends_with("currency_code") {
-                return Some((0.97, ValueKind::Currency));
             }
             if name == "pipeline" {
                 return Some((1.0, ValueKind::Pipeline));
@@ -470,6 +478,19 @@ pub fn value(
                 return None;
             }
             pick(rng, ctx.user_ids).to_string()
+        }
+        ValueKind::UserIds => {
+            if ctx.user_ids.is_empty() {
+                return None;
+            }
+            let mut ids: Vec<String> = Vec::new();
+            for _ in 0..rng.random_range(1..=3) {
+                let id = pick(rng, ctx.user_ids).to_string();
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+            ids.join(";")
         }
         ValueKind::Currency => pick(rng, CURRENCIES).to_string(),
         ValueKind::Pipeline | ValueKind::Stage => return None,

@@ -122,7 +122,7 @@ pub fn compile(
                 && let Operand::Num(n) = c.operand
             {
                 let bound = match c.operator {
-                    Operator::Gt => n.floor().max(-1.0) as i64 + 1,
+                    Operator::Gt => (n.floor().max(-1.0) as i64).saturating_add(1),
                     Operator::Gte | Operator::Eq => n.ceil().max(0.0) as i64,
                     _ => 0,
                 };
@@ -352,7 +352,12 @@ impl CompiledFilter {
                     index,
                     ptype,
                     multi,
-                } => (data.get(*index).map(Into::into), *ptype, *multi),
+                } => (
+                    // "" is no value to search: HAS_PROPERTY misses it, NOT_HAS_PROPERTY finds it
+                    data.get(*index).filter(|v| !v.is_empty()).map(Into::into),
+                    *ptype,
+                    *multi,
+                ),
             };
         let number = |v: &str| -> Option<f64> {
             match ptype {
@@ -490,7 +495,7 @@ impl SortKey {
             return SortValue::Missing;
         };
         let ptype = table.props.def(index).ptype;
-        match data.get(index) {
+        match data.get(index).filter(|v| !v.is_empty()) {
             None => SortValue::Missing,
             Some(v) if self.numeric => record_time(v, ptype)
                 .or_else(|| v.parse::<f64>().ok())

@@ -207,13 +207,15 @@ pub fn parse(body: &Value) -> Result<SearchRequest, SearchError> {
             .collect::<Vec<_>>()
     });
     let limit = parse_count(body.get("limit"), "limit", 10)?;
-    if limit > MAX_LIMIT {
+    // 0 is refused (HubSpot's answer is unconfirmed): a page of nothing would hand out a
+    // cursor that never advances
+    if limit == 0 || limit > MAX_LIMIT {
         return Err(SearchError::Validation(format!(
-            "limit must be at most {MAX_LIMIT}, got {limit}"
+            "limit must be between 1 and {MAX_LIMIT}, got {limit}"
         )));
     }
     let after = parse_count(body.get("after"), "after", 0)?;
-    if after + limit > MAX_RESULTS {
+    if after.saturating_add(limit) > MAX_RESULTS {
         // HubSpot's exact body here is unconfirmed; a VALIDATION_ERROR is the likeliest
         return Err(SearchError::Validation(format!(
             "Paging past {MAX_RESULTS} results is not supported (after {after} + limit {limit})"
@@ -261,6 +263,10 @@ mod tests {
         ]});
         assert!(matches!(parse(&nineteen), Err(SearchError::Validation(_))));
         assert!(parse(&json!({"limit": 201})).is_err());
+        assert!(
+            parse(&json!({"limit": 0})).is_err(),
+            "a cursor that never advances"
+        );
         assert!(parse(&json!({"limit": 200, "after": "9800"})).is_ok());
         assert!(parse(&json!({"limit": 10, "after": "10000"})).is_err());
         assert!(parse(&json!({"sorts": [{"propertyName": "a"}, {"propertyName": "b"}]})).is_err());

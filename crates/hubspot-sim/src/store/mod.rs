@@ -101,7 +101,17 @@ impl RecordData {
             .map(|pos| &*self.props[pos].1)
     }
 
-    /// Sets or clears a value; an empty string clears it, as HubSpot stores "" as no value.
+    /// Stores a value exactly as given, an empty string included: what real portals return
+    /// for some properties instead of null (API.md §15). Generation only; writes go
+    /// through [`Self::set`].
+    pub fn set_verbatim(&mut self, index: u16, value: &str) {
+        match self.props.binary_search_by_key(&index, |(i, _)| *i) {
+            Ok(pos) => self.props[pos].1 = value.into(),
+            Err(pos) => self.props.insert(pos, (index, value.into())),
+        }
+    }
+
+    /// Sets or clears a value; an empty string clears it, as a write of "" does in HubSpot.
     pub fn set(&mut self, index: u16, value: Option<&str>) {
         match (self.props.binary_search_by_key(&index, |(i, _)| *i), value) {
             (Ok(pos), Some(v)) if !v.is_empty() => self.props[pos].1 = v.into(),

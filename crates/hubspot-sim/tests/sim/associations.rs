@@ -377,3 +377,247 @@ async fn archived_records_drop_out_of_association_reads() {
             .any(|a| a.from_id == link.from_id)
     );
 }
+
+#[tokio::test]
+async fn legacy_v3_batch_read_caps_targets_and_ignores_after() {
+    let t = start().await;
+    let c = t.control();
+    let company = c.records(t.hub(), "companies", false).unwrap()[0].id;
+    // a company with more than 100 contacts
+    for contact in c.generate_records(t.hub(), "contacts", 120, false).unwrap() {
+        c.associate(
+            t.hub(),
+            &AssociationChange {
+                from_type: "companies".into(),
+                from_id: company,
+                to_type: "contacts".into(),
+                to_id: contact,
+                primary: false,
+                type_ids: None,
+            },
+        )
+        .unwrap();
+    }
+    let truth: BTreeSet<u64> = c
+        .associations(t.hub(), "companies", "contacts")
+        .unwrap()
+        .iter()
+        .filter(|a| a.from_id == company)
+        .map(|a| a.to_id)
+        .collect();
+    assert!(truth.len() > 100);
+    let page = |body: Value| {
+        let t = &t;
+        async move {
+            t.post("/crm/v3/associations/companies/contacts/batch/read", &body)
+                .await
+        }
+    };
+    let r = page(json!({"inputs": [{"id": company.to_string()}, {"id": "1"}]})).await;
+    assert_eq!(r.status(), StatusCode::MULTI_STATUS);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["subCategory"],
+        "crm.associations.NO_ASSOCIATIONS_FOUND"
+    );
+    let result = &body["results"][0];
+    let to = result["to"].as_array().unwrap();
+    assert_eq!(to.len(), 100, "v3 stops at 100 targets per input");
+    for entry in to {
+        let id: u64 = entry["id"]
+            .as_str()
+            .expect("v3 ids are strings")
+            .parse()
+            .unwrap();
+        assert!(truth.contains(&id));
+        assert!(
+            entry["type"]
+                .as_str()
+                .unwrap()
+                .starts_with("company_to_contact")
+        );
+    }
+    // the cursor it hands out leads nowhere: `after` is ignored (API.md §18.15)
+    let after = result["paging"]["next"]["after"].as_str().unwrap();
+    let again: Value = page(json!({"inputs": [{"id": company.to_string(), "after": after}]}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["results"][0]["to"], result["to"]);
+}
+
+#[tokio::test]
+async fn merged_records_leave_every_read_and_their_associations_follow_the_survivor() {
+    let t = start().await;
+    let c = t.control();
+    let hub = t.hub();
+    let links = c.associations(hub, "contacts", "companies").unwrap();
+    let a = links[0].from_id;
+    let b = links.iter().map(|l| l.from_id).find(|id| *id != a).unwrap();
+    let companies_of = |ids: &[u64]| -> BTreeSet<u64> {
+        links
+            .iter()
+            .filter(|l| ids.contains(&l.from_id))
+            .map(|l| l.to_id)
+            .collect()
+    };
+    let expected = companies_of(&[a, b]);
+    let survivor = c.merge_records(hub, "contacts", a, b, false).unwrap().id;
+    let ids_of = |v: &Value| -> BTreeSet<u64> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().parse().unwrap())
+            .collect()
+    };
+
+    // list (live and archived), search and batch read know only the survivor
+    let mut listed = BTreeSet::new();
+    for archived in [false, true] {
+        let mut after: Option<String> = None;
+        loop {
+            let mut path = format!("/crm/v3/objects/contacts?limit=100&archived={archived}");
+            if let Some(a) = &after {
+                path.push_str(&format!(
+                    "&after={}",
+                    url::form_urlencoded::byte_serialize(a.as_bytes()).collect::<String>()
+                ));
+            }
+            let page = t.get_json(&path, 200).await;
+            listed.extend(ids_of(&page["results"]));
+            match page["paging"]["next"]["after"].as_str() {
+                Some(a) => after = Some(a.to_string()),
+                None => break,
+            }
+        }
+    }
+    assert!(listed.contains(&survivor));
+    assert!(
+        !listed.contains(&a) && !listed.contains(&b),
+        "merged-away ids are not listed, not even as archived"
+    );
+    let found = t
+        .post_json(
+            "/crm/v3/objects/contacts/search",
+            &json!({"filterGroups": [{"filters": [{"propertyName": "hs_object_id", "operator": "IN",
+                     "values": [a.to_string(), b.to_string(), survivor.to_string()]}]}]}),
+            200,
+        )
+        .await;
+    assert_eq!(ids_of(&found["results"]), BTreeSet::from([survivor]));
+    let batch = t
+        .post_json(
+            "/crm/v3/objects/contacts/batch/read",
+            &json!({"inputs": [{"id": a.to_string()}, {"id": b.to_string()}]}),
+            200,
+        )
+        .await;
+    assert_eq!(ids_of(&batch["results"]), BTreeSet::from([survivor]));
+
+    // the survivor carries both records' companies; the companies point at the survivor
+    let read = t
+        .post_json(
+            "/crm/v4/associations/contacts/companies/batch/read",
+            &json!({"inputs": [{"id": survivor.to_string()}]}),
+            200,
+        )
+        .await;
+    let got: BTreeSet<u64> = read["results"][0]["to"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|to| to["toObjectId"].as_u64().unwrap())
+        .collect();
+    assert_eq!(got, expected);
+    let back = c.associations(hub, "companies", "contacts").unwrap();
+    for company in &expected {
+        let contacts: BTreeSet<u64> = back
+            .iter()
+            .filter(|l| l.from_id == *company)
+            .map(|l| l.to_id)
+            .collect();
+        assert!(contacts.contains(&survivor), "company {company}");
+        assert!(
+            !contacts.contains(&a) && !contacts.contains(&b),
+            "company {company}"
+        );
+    }
+    let company = *expected.iter().next().unwrap();
+    let single = t
+        .get_json(
+            &format!("/crm/v4/objects/companies/{company}/associations/contacts"),
+            200,
+        )
+        .await;
+    let to: Vec<u64> = single["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["toObjectId"].as_u64().unwrap())
+        .collect();
+    assert!(to.contains(&survivor) && !to.contains(&a) && !to.contains(&b));
+}
+
+#[tokio::test]
+async fn inline_association_paging_continues_on_its_link() {
+    let t = start().await;
+    let c = t.control();
+    let company = c.records(t.hub(), "companies", false).unwrap()[0].id;
+    for contact in c.generate_records(t.hub(), "contacts", 120, false).unwrap() {
+        c.associate(
+            t.hub(),
+            &AssociationChange {
+                from_type: "companies".into(),
+                from_id: company,
+                to_type: "contacts".into(),
+                to_id: contact,
+                primary: false,
+                type_ids: None,
+            },
+        )
+        .unwrap();
+    }
+    let truth: BTreeSet<u64> = c
+        .associations(t.hub(), "companies", "contacts")
+        .unwrap()
+        .iter()
+        .filter(|a| a.from_id == company)
+        .map(|a| a.to_id)
+        .collect();
+    let read = t
+        .get_json(
+            &format!("/crm/v3/objects/companies/{company}?associations=contacts"),
+            200,
+        )
+        .await;
+    let inline = &read["associations"]["contacts"];
+    let first: Vec<u64> = inline["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(first.len() <= 100);
+    let mut seen: BTreeSet<u64> = first.iter().copied().collect();
+    let mut link = inline["paging"]["next"]["link"]
+        .as_str()
+        .expect("more than 100 associations page")
+        .to_string();
+    loop {
+        let path = link.strip_prefix(&t.portal.base_url).unwrap().to_string();
+        let page = t.get_json(&path, 200).await;
+        for r in page["results"].as_array().unwrap() {
+            let id = r["toObjectId"].as_u64().unwrap();
+            assert!(seen.insert(id), "{id} came twice");
+        }
+        match page["paging"]["next"]["link"].as_str() {
+            Some(next) => link = next.to_string(),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen, truth,
+        "the inline page and its link cover every association once"
+    );
+}

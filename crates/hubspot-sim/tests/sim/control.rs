@@ -299,3 +299,24 @@ async fn generated_clusters_share_one_millisecond_and_are_searchable_by_id() {
     }
     assert_eq!(seen, ids_made);
 }
+
+#[tokio::test]
+async fn every_accepted_connection_has_nodelay() {
+    let t = start().await;
+    t.control().reset_counters();
+    // three clients, three connections (a client keeps its connection alive)
+    for _ in 0..3 {
+        let client = reqwest::Client::new();
+        let r = client
+            .get(t.url("/crm/v3/objects/deals?limit=1"))
+            .bearer_auth(&t.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::OK);
+    }
+    let c = t.control().counters();
+    assert!(c.connections >= 3, "{} connections", c.connections);
+    // Nagle would delay every small response of a keep-alive client by ~40 ms
+    assert_eq!(c.connections_without_nodelay, 0);
+}

@@ -123,7 +123,7 @@ async fn resets_truncated_bodies_and_hangs() {
     t.control().push_fault_steps(vec![step(
         Some(EndpointFamily::List),
         1,
-        Fault::Hang { millis: 2_000 },
+        Fault::Hang { millis: 5_000 },
     )]);
     let slow = t
         .http
@@ -133,10 +133,34 @@ async fn resets_truncated_bodies_and_hangs() {
         .send()
         .await;
     assert!(slow.unwrap_err().is_timeout());
+    // the abandoned request is counted (499) as soon as the server sees the client leave,
+    // long before the hang would have ended
+    let deadline = std::time::Instant::now() + Duration::from_millis(1_500);
+    let abandoned = loop {
+        let n = t
+            .control()
+            .portal_counters(t.hub())
+            .unwrap()
+            .requests
+            .get("list")
+            .and_then(|s| s.get(&499).copied())
+            .unwrap_or(0);
+        if n > 0 || std::time::Instant::now() > deadline {
+            break n;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        abandoned, 1,
+        "a hung request the client gave up on is counted"
+    );
     assert_eq!(
         t.get("/crm/v3/objects/deals").await.status(),
         StatusCode::OK
     );
+    let list = &t.control().counters().requests["list"];
+    assert_eq!(list.get(&499), Some(&1));
+    assert!(list.get(&200).is_some_and(|n| *n >= 2), "{list:?}");
 }
 
 #[tokio::test]

@@ -309,6 +309,26 @@ async fn expired_unknown_and_missing_tokens_get_401s() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    // a token in an impossible format (quoted, with a space) meets Cloudflare's 530, not
+    // HubSpot's JSON 401 (API.md §18.24)
+    for malformed in [format!("\"{}\"", t.token), format!("{} x", t.token)] {
+        let r = t
+            .request(
+                reqwest::Method::GET,
+                "/crm/v3/objects/deals",
+                None,
+                &malformed,
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 530, "{malformed}");
+        let text = r.text().await.unwrap();
+        assert!(
+            serde_json::from_str::<Value>(&text).is_err(),
+            "not JSON: {text}"
+        );
+    }
+    assert_eq!(t.control().counters().requests["list"][&530], 2);
 }
 
 #[tokio::test]

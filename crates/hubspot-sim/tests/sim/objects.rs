@@ -241,6 +241,16 @@ async fn read_one_with_404s_id_property_and_merges() {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["category"], "OBJECT_NOT_FOUND");
+    // HubSpot's other 404: no body at all
+    let mut settings = t.control().settings();
+    settings.empty_not_found_bodies = true;
+    t.control().set_settings(settings.clone());
+    let r = t.get("/crm/v3/objects/contacts/123").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(r.headers().get("x-hubspot-correlation-id").is_some());
+    assert!(r.bytes().await.unwrap().is_empty(), "empty-bodied 404");
+    settings.empty_not_found_bodies = false;
+    t.control().set_settings(settings);
 
     let archived = t
         .control()
@@ -263,8 +273,7 @@ async fn read_one_with_404s_id_property_and_merges() {
         .await;
     assert_eq!(found["archived"], true);
 
-    let merged = t.control().merged_ids(t.hub(), "contacts").unwrap();
-    let (old, survivor) = merged.iter().next().unwrap();
+    let (old, survivor) = live_merge(&t, "contacts");
     let read = t
         .get_json(
             &format!("/crm/v3/objects/contacts/{old}?properties=hs_merged_object_ids"),
@@ -281,17 +290,29 @@ async fn read_one_with_404s_id_property_and_merges() {
     );
 }
 
+/// A merged-away id whose survivor is live (a generated survivor may have been archived
+/// since, and then the old id is gone too).
+fn live_merge(t: &crate::helpers::TestSim, table: &str) -> (u64, u64) {
+    let live: BTreeSet<u64> = t
+        .control()
+        .records(t.hub(), table, false)
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    t.control()
+        .merged_ids(t.hub(), table)
+        .unwrap()
+        .into_iter()
+        .find(|(_, survivor)| live.contains(survivor))
+        .expect("a merge with a live survivor")
+}
+
 #[tokio::test]
 async fn batch_read_reports_missing_ids_with_207() {
     let t = start().await;
     let truth = t.control().records(t.hub(), "companies", false).unwrap();
-    let (old, survivor) = t
-        .control()
-        .merged_ids(t.hub(), "companies")
-        .unwrap()
-        .into_iter()
-        .next()
-        .unwrap();
+    let (old, survivor) = live_merge(&t, "companies");
     let inputs = json!([{"id": truth[0].id.to_string()}, {"id": truth[1].id.to_string()}, {"id": "999"}, {"id": old.to_string()}]);
     let body = t
         .post_json(
@@ -432,4 +453,61 @@ async fn the_recycle_bin_keeps_archived_records_for_90_days() {
     .await;
     let truth = t.control().records(t.hub(), "deals", true).unwrap();
     assert!(!truth.iter().any(|r| r.id == deals[1].id));
+}
+
+#[tokio::test]
+async fn list_paging_is_stable_while_records_change() {
+    let t = start().await;
+    let c = t.control();
+    let hub = t.hub();
+    let before: Vec<u64> = c
+        .records(hub, "deals", false)
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    let page = |after: Option<String>| {
+        let t = &t;
+        async move {
+            let path = match after {
+                Some(a) => format!(
+                    "/crm/v3/objects/deals?limit=10&after={}",
+                    url::form_urlencoded::byte_serialize(a.as_bytes()).collect::<String>()
+                ),
+                None => "/crm/v3/objects/deals?limit=10".into(),
+            };
+            t.get_json(&path, 200).await
+        }
+    };
+    let first = page(None).await;
+    let mut seen = ids(&first["results"]);
+    assert_eq!(seen, before[..10]);
+    // between pages: the next page's first record is archived, a later one updated, two
+    // merged into a new record, and one created
+    c.archive_record(hub, "deals", before[10]).unwrap();
+    let mut props = serde_json::Map::new();
+    props.insert("dealname".into(), json!("changed mid-listing"));
+    c.update_record(hub, "deals", before[15], &props, None)
+        .unwrap();
+    let survivor = c
+        .merge_records(hub, "deals", before[20], before[21], false)
+        .unwrap()
+        .id;
+    let created = c.create_record(hub, "deals", &props).unwrap().id;
+    let mut after = first["paging"]["next"]["after"]
+        .as_str()
+        .map(str::to_string);
+    while let Some(cursor) = after {
+        let body = page(Some(cursor)).await;
+        seen.extend(ids(&body["results"]));
+        after = body["paging"]["next"]["after"].as_str().map(str::to_string);
+    }
+    let gone = [before[10], before[20], before[21]];
+    let mut expected: Vec<u64> = before
+        .iter()
+        .copied()
+        .filter(|id| !gone.contains(id))
+        .collect();
+    expected.extend([survivor, created]);
+    assert_eq!(seen, expected, "every live record once, in id order");
 }

@@ -522,6 +522,20 @@ async fn every_served_response_matches_hubspots_openapi_schemas() {
             format!("/crm/objects/2026-03/companies/{company}/associations/contacts"),
             200,
         ),
+        post(
+            "crm-associations.v3.json",
+            "/crm/v3/associations/{fromObjectType}/{toObjectType}/batch/read",
+            "/crm/v3/associations/companies/contacts/batch/read",
+            json!({"inputs": [{"id": company.to_string()}]}),
+            200,
+        ),
+        post(
+            "crm-associations.v3.json",
+            "/crm/v3/associations/{fromObjectType}/{toObjectType}/batch/read",
+            "/crm/v3/associations/companies/contacts/batch/read",
+            json!({"inputs": [{"id": company.to_string()}, {"id": "1"}]}),
+            207,
+        ),
         get(
             "crm-associations-schema.v4.json",
             "/crm/associations/v4/{fromObjectType}/{toObjectType}/labels",

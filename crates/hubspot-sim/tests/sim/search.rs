@@ -366,7 +366,8 @@ async fn paging_offsets_report_total_and_sorting_by_other_properties() {
 #[tokio::test]
 async fn index_lag_hides_changes_for_a_while() {
     let mut config = small_config();
-    config.index_lag_ms = 400;
+    // long enough that no slow machine sees the index catch up mid-test
+    config.index_lag_ms = 60_000;
     let t = start_with(config).await;
     let deal = t
         .control()
@@ -384,12 +385,37 @@ async fn index_lag_hides_changes_for_a_while() {
         matching(&t, "deals", by_name.clone()).await.is_empty(),
         "search still sees the old versions"
     );
+    // the changed deal is still found, in its previous version (values and timestamps);
+    // the new one is not found at all
+    let by_id = |id: u64| {
+        json!({"filterGroups": [{"filters": [{"propertyName": "hs_object_id", "operator": "EQ", "value": id.to_string()}]}],
+               "properties": ["dealname"]})
+    };
+    let old = t
+        .post_json("/crm/v3/objects/deals/search", &by_id(deal.id), 200)
+        .await;
+    assert_eq!(ids(&old["results"]), vec![deal.id]);
+    assert_eq!(
+        old["results"][0]["properties"]["dealname"],
+        deal.properties
+            .get("dealname")
+            .map_or(Value::Null, |n| Value::from(n.as_str()))
+    );
+    assert_eq!(old["results"][0]["updatedAt"], deal.updated_at.as_str());
+    let new = t
+        .post_json("/crm/v3/objects/deals/search", &by_id(created.id), 200)
+        .await;
+    assert_eq!(new["total"], 0);
     // reads are not lagged
     let read = t
         .get_json(&format!("/crm/v3/objects/deals/{}", created.id), 200)
         .await;
     assert_eq!(read["properties"]["dealname"], "Lagging deal");
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    // a shorter lag has passed (or will have, after the sleep): the index caught up
+    t.control()
+        .set_index_lag(Some(t.hub()), Duration::from_millis(300))
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(350)).await;
     assert_eq!(
         matching(&t, "deals", by_name).await,
         BTreeSet::from([deal.id, created.id])
@@ -444,4 +470,251 @@ async fn the_associations_pseudo_property_finds_associated_records() {
         .collect();
     let found = matching(&t, "contacts", json!([{"propertyName": "associations.company", "operator": "EQ", "value": company.to_string()}])).await;
     assert_eq!(found, expected);
+}
+
+#[tokio::test]
+async fn empty_string_values_are_served_but_are_no_value_to_search() {
+    let t = start().await;
+    let records = t.control().records(t.hub(), "contacts", false).unwrap();
+    // real portals hold "" beside null for some properties (API.md §15)
+    let (record, name) = records
+        .iter()
+        .find_map(|r| {
+            r.properties
+                .iter()
+                .find(|(_, v)| v.is_empty())
+                .map(|(k, _)| (r, k.clone()))
+        })
+        .expect("the generator leaves empty strings");
+    let read = t
+        .get_json(
+            &format!("/crm/v3/objects/contacts/{}?properties={name}", record.id),
+            200,
+        )
+        .await;
+    assert_eq!(read["properties"][&name], "", "served as an empty string");
+    let with_value = |r: &SimRecord| r.properties.get(&name).is_some_and(|v| !v.is_empty());
+    let has = matching(
+        &t,
+        "contacts",
+        json!([{"propertyName": name, "operator": "HAS_PROPERTY"}]),
+    )
+    .await;
+    assert_eq!(has, truth(&t, "contacts", with_value));
+    let has_not = matching(
+        &t,
+        "contacts",
+        json!([{"propertyName": name, "operator": "NOT_HAS_PROPERTY"}]),
+    )
+    .await;
+    assert_eq!(has_not, truth(&t, "contacts", |r| !with_value(r)));
+    assert!(has_not.contains(&record.id));
+}
+
+/// The ids among `among` that a filter list matches.
+async fn matching_among(t: &TestSim, table: &str, among: &[u64], filters: Value) -> BTreeSet<u64> {
+    let mut all = vec![json!({"propertyName": "hs_object_id", "operator": "IN",
+                              "values": among.iter().map(|id| id.to_string()).collect::<Vec<_>>()})];
+    all.extend(filters.as_array().unwrap().iter().cloned());
+    matching(t, table, Value::Array(all)).await
+}
+
+#[tokio::test]
+async fn operators_compare_by_property_type() {
+    let t = start().await;
+    let c = t.control();
+    let hub = t.hub();
+    let set = |table: &str, id: u64, values: Value| {
+        c.update_record(hub, table, id, values.as_object().unwrap(), None)
+            .unwrap();
+    };
+    let deals: Vec<u64> = c
+        .records(hub, "deals", false)
+        .unwrap()
+        .iter()
+        .take(3)
+        .map(|r| r.id)
+        .collect();
+    let (a, b, junk) = (deals[0], deals[1], deals[2]);
+    set(
+        "deals",
+        a,
+        json!({"amount": "9", "closedate": "2024-06-01T12:00:00.000Z",
+                           "hs_priority": "high", "dealname": "Quarterly Review Notes"}),
+    );
+    set(
+        "deals",
+        b,
+        json!({"amount": "10000", "closedate": "2024-06-02T00:00:00.000Z",
+                           "hs_priority": "low", "dealname": "Pricing, reviewed"}),
+    );
+    set(
+        "deals",
+        junk,
+        json!({"amount": "N/A", "hs_priority": null, "dealname": "n/a"}),
+    );
+    let f = |prop: &str, op: &str, value: Value| json!([{"propertyName": prop, "operator": op, "value": value}]);
+    let among = |filters: Value| {
+        let t = &t;
+        let deals = deals.clone();
+        async move { matching_among(t, "deals", &deals, filters).await }
+    };
+    let set_of = |ids: &[u64]| ids.iter().copied().collect::<BTreeSet<u64>>();
+
+    // numbers compare as numbers ("9" < "50" < "10000"), junk matches no comparison
+    assert_eq!(among(f("amount", "GT", json!("50"))).await, set_of(&[b]));
+    assert_eq!(among(f("amount", "LT", json!(50))).await, set_of(&[a]));
+    assert_eq!(among(f("amount", "EQ", json!("9.0"))).await, set_of(&[a]));
+    assert_eq!(
+        among(f("amount", "NEQ", json!("9"))).await,
+        set_of(&[b, junk])
+    );
+    assert_eq!(
+        among(f("amount", "HAS_PROPERTY", Value::Null)).await,
+        set_of(&[a, b, junk])
+    );
+
+    // datetimes: epoch milliseconds and ISO-8601 alike; a bare date is a 400
+    let noon = ms("2024-06-01T12:00:00.000Z");
+    assert_eq!(
+        among(f("closedate", "EQ", json!(noon.to_string()))).await,
+        set_of(&[a])
+    );
+    assert_eq!(
+        among(f("closedate", "EQ", json!("2024-06-01T12:00:00Z"))).await,
+        set_of(&[a])
+    );
+    assert_eq!(
+        among(json!([{"propertyName": "closedate", "operator": "BETWEEN",
+                      "value": "2024-06-01T12:00:00.001Z", "highValue": (noon + 86_400_000).to_string()}]))
+        .await,
+        set_of(&[b])
+    );
+    let r = t
+        .post(
+            "/crm/v3/objects/deals/search",
+            &json!({"filterGroups": [{"filters": f("closedate", "GTE", json!("2024-06-01"))}]}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
+    // enumerations compare case-sensitively, in EQ and IN alike
+    assert_eq!(
+        among(f("hs_priority", "EQ", json!("high"))).await,
+        set_of(&[a])
+    );
+    assert!(
+        among(f("hs_priority", "EQ", json!("HIGH")))
+            .await
+            .is_empty()
+    );
+    assert!(
+        among(
+            json!([{"propertyName": "hs_priority", "operator": "IN", "values": ["HIGH", "LOW"]}])
+        )
+        .await
+        .is_empty()
+    );
+    assert_eq!(
+        among(json!([{"propertyName": "hs_priority", "operator": "NOT_IN", "values": ["high"]}]))
+            .await,
+        set_of(&[b, junk])
+    );
+
+    // strings: EQ ignores case; tokens are whole words unless a wildcard says otherwise
+    assert_eq!(
+        among(f("dealname", "EQ", json!("quarterly review notes"))).await,
+        set_of(&[a])
+    );
+    assert_eq!(
+        among(f("dealname", "CONTAINS_TOKEN", json!("REVIEW"))).await,
+        set_of(&[a])
+    );
+    assert!(
+        among(f("dealname", "CONTAINS_TOKEN", json!("revi")))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        among(f("dealname", "CONTAINS_TOKEN", json!("revi*"))).await,
+        set_of(&[a, b])
+    );
+    assert_eq!(
+        among(f("dealname", "NOT_CONTAINS_TOKEN", json!("review"))).await,
+        set_of(&[b, junk])
+    );
+
+    // dates: "YYYY-MM-DD" and midnight epoch milliseconds name the same day
+    let item = c.records(hub, "line_items", false).unwrap()[0].id;
+    let other = c.records(hub, "line_items", false).unwrap()[1].id;
+    set(
+        "line_items",
+        item,
+        json!({"hs_recurring_billing_start_date": "2024-06-01"}),
+    );
+    set(
+        "line_items",
+        other,
+        json!({"hs_recurring_billing_start_date": ms("2024-06-03T00:00:00Z").to_string()}),
+    );
+    let items = [item, other];
+    let day = |op: &str, value: &str| json!([{"propertyName": "hs_recurring_billing_start_date", "operator": op, "value": value}]);
+    assert_eq!(
+        matching_among(&t, "line_items", &items, day("EQ", "2024-06-01")).await,
+        set_of(&[item])
+    );
+    assert_eq!(
+        matching_among(
+            &t,
+            "line_items",
+            &items,
+            day("EQ", &ms("2024-06-01T00:00:00Z").to_string())
+        )
+        .await,
+        set_of(&[item])
+    );
+    assert_eq!(
+        matching_among(&t, "line_items", &items, day("GT", "2024-06-02")).await,
+        set_of(&[other])
+    );
+}
+
+#[tokio::test]
+async fn hostile_numbers_get_answers_not_panics() {
+    let t = start().await;
+    // past the cap however large: a 400, not an overflow
+    let r = t
+        .post(
+            "/crm/v3/objects/deals/search",
+            &json!({"after": usize::MAX.to_string()}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    for value in ["1e300", "9223372036854775807", "-1e300"] {
+        let r = t
+            .post(
+                "/crm/v3/objects/deals/search",
+                &json!({"filterGroups": [{"filters": [{"propertyName": "hs_object_id", "operator": "GT", "value": value}]}]}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK, "hs_object_id GT {value}");
+    }
+    let company = t
+        .control()
+        .associations(t.hub(), "companies", "contacts")
+        .unwrap()[0]
+        .from_id;
+    let cursor = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(format!("off-{}", usize::MAX))
+    };
+    let r = t
+        .get(&format!(
+            "/crm/v4/objects/companies/{company}/associations/contacts?after={}",
+            url::form_urlencoded::byte_serialize(cursor.as_bytes()).collect::<String>()
+        ))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["results"], json!([]));
 }
