@@ -124,7 +124,12 @@ async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
+                let Ok((stream, _)) = accepted else {
+                    // Out of file descriptors, most likely: retrying at once would spin
+                    // the loop while nothing can be accepted anyway.
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                };
                 // without it every small response of a keep-alive client waits ~40 ms
                 // (Nagle); read back and counted, so that a test can prove it is on
                 let nodelay = stream.set_nodelay(true).and_then(|()| stream.nodelay());
