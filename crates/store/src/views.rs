@@ -7,11 +7,11 @@
 //! transaction, so a reader sees the old view or the new one, never a half-built one.
 //!
 //! View bodies cannot take bind parameters, so names are written into the SQL text;
-//! see [`crate::names`] for why that is safe. Each cast is guarded by the JSON type (or
-//! the canonical text shape for dates): `values` holds only parsed values for the
-//! field's type when they were written, but a retyped field still has rows written
-//! under its old type until they sync again, and one bad row must not break every
-//! query on the view.
+//! see [`crate::names`] for why that is safe. Each cast is guarded by the JSON type (or,
+//! for dates, the canonical text shape and a calendar check), so no cast can raise:
+//! `values` holds only parsed values for the field's type when they were written, but
+//! a retyped field still has rows written under its old type until they sync again,
+//! and one bad row must not break every query on the view.
 
 use std::collections::BTreeSet;
 
@@ -255,16 +255,40 @@ fn typed_value(property: &str, sql_type: SqlType) -> String {
             "CASE WHEN jsonb_typeof({json}) = 'array' THEN ARRAY(SELECT e.value FROM \
              jsonb_array_elements_text({json}) WITH ORDINALITY AS e(value, n) ORDER BY e.n) END"
         ),
-        // Core writes `YYYY-MM-DD`.
-        SqlType::Date => {
-            format!("CASE WHEN {text} ~ '^\\d{{4}}-\\d{{2}}-\\d{{2}}$' THEN {text}::date END")
-        }
-        // Core writes RFC 3339 UTC with milliseconds; any RFC 3339 offset is accepted.
+        // Core writes `YYYY-MM-DD`. The shape alone does not make a date
+        // (`2024-02-30`, `0000-01-01`), and a cast that raises would break every query
+        // on the view, so the calendar is checked too; nested CASEs because Postgres
+        // does not promise to evaluate an AND's operands in order.
+        SqlType::Date => format!(
+            "CASE WHEN {text} ~ '^\\d{{4}}-\\d{{2}}-\\d{{2}}$' THEN CASE WHEN {} THEN {text}::date END END",
+            valid_calendar_date(&text)
+        ),
+        // Core writes RFC 3339 UTC with milliseconds; any RFC 3339 offset is accepted,
+        // within what Postgres accepts (hours to 23, offsets to 15:59).
         SqlType::Timestamptz => format!(
             "CASE WHEN {text} ~ '^\\d{{4}}-\\d{{2}}-\\d{{2}}T\\d{{2}}:\\d{{2}}:\\d{{2}}(\\.\\d+)?(Z|[+-]\\d{{2}}:\\d{{2}})$' \
-             THEN {text}::timestamptz END"
+             THEN CASE WHEN {} AND substr({text}, 12, 2)::int <= 23 \
+             AND substr({text}, 15, 2)::int <= 59 AND substr({text}, 18, 2)::int <= 59 \
+             AND CASE WHEN right({text}, 1) = 'Z' THEN true \
+             ELSE substr(right({text}, 6), 2, 2)::int <= 15 AND right({text}, 2)::int <= 59 END \
+             THEN {text}::timestamptz END END",
+            valid_calendar_date(&text)
         ),
     }
+}
+
+/// Whether the first ten characters of `text`, known to be `dddd-dd-dd`, are a date
+/// Postgres accepts: year 1 or later, a real month, a day the month has.
+fn valid_calendar_date(text: &str) -> String {
+    let year = format!("substr({text}, 1, 4)::int");
+    let month = format!("substr({text}, 6, 2)::int");
+    let day = format!("substr({text}, 9, 2)::int");
+    format!(
+        "({year} >= 1 AND {month} BETWEEN 1 AND 12 AND {day} BETWEEN 1 AND \
+         CASE WHEN {month} IN (4, 6, 9, 11) THEN 30 WHEN {month} = 2 THEN \
+         CASE WHEN {year} % 4 = 0 AND ({year} % 100 <> 0 OR {year} % 400 = 0) THEN 29 ELSE 28 END \
+         ELSE 31 END)"
+    )
 }
 
 fn uuid_literal(id: Uuid) -> String {

@@ -367,3 +367,87 @@ async fn a_failed_rebuild_leaves_the_old_view(pool: PgPool) -> TestResult {
     assert!(!columns.iter().any(|(name, _)| name == "region"));
     Ok(())
 }
+
+/// A date column's cast never raises, whatever text `values` holds under it: a field
+/// retyped from string to date keeps its old text until the record syncs again, and
+/// one `2024-02-30` must not break every query on the view.
+#[sqlx::test(migrator = "hubsync_store::MIGRATOR")]
+async fn date_casts_never_fail_on_text_that_only_looks_like_a_date(pool: PgPool) -> TestResult {
+    let mut conn = pool.acquire().await?;
+    let c = connection_with_tables(&mut conn, 11).await;
+    let deals = TableName::DEALS;
+    let fields = vec![
+        field("day", FieldType::Date, "date", false),
+        field("moment", FieldType::Date, "datetime", false),
+    ];
+    replace_fields(&mut conn, c.id, &deals, &fields, &[]).await?;
+    // (day, moment) as they may sit in `values` after a retype, and what the view
+    // must show for them.
+    let cases: Vec<(&str, &str, Option<&str>, Option<&str>)> = vec![
+        (
+            "2024-02-29",
+            "2024-02-29T23:59:59.999Z",
+            Some("2024-02-29"),
+            Some("2024-02-29 23:59:59.999+00"),
+        ),
+        ("2024-02-30", "2024-02-30T00:00:00Z", None, None),
+        ("2023-02-29", "2023-13-01T00:00:00Z", None, None),
+        (
+            "2000-02-29",
+            "2000-02-29T10:00:00+05:30",
+            Some("2000-02-29"),
+            Some("2000-02-29 04:30:00+00"),
+        ),
+        ("1900-02-29", "1900-02-29T00:00:00Z", None, None),
+        ("0000-01-01", "0000-01-01T00:00:00Z", None, None),
+        ("2024-04-31", "2024-01-01T24:00:00Z", None, None),
+        ("2024-00-10", "2024-01-01T00:60:00Z", None, None),
+        ("2024-01-00", "2024-01-01T00:00:60Z", None, None),
+        (
+            "2024-12-31",
+            "2024-01-01T00:00:00+16:00",
+            Some("2024-12-31"),
+            None,
+        ),
+        ("2024-1-1", "2024-01-01T00:00:00-03:60", None, None),
+    ];
+    for (index, (day, moment, _, _)) in cases.iter().enumerate() {
+        let mut values = Map::new();
+        values.insert("day".into(), json!(day));
+        values.insert("moment".into(), json!(moment));
+        let row = RecordRow {
+            id: index as u64 + 1,
+            name: None,
+            currency: None,
+            values,
+            unparsed: Map::new(),
+            created_at: None,
+            modified_at: at(5_000),
+            deleted_at: None,
+        };
+        upsert_records(&mut conn, c.id, &deals, None, &[row]).await?;
+    }
+    rebuild_views(&mut conn, c.id).await?;
+
+    let rows: Vec<(i64, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT id, day::text, (moment AT TIME ZONE 'UTC')::text FROM hubspot_11.deals ORDER BY id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let got: Vec<(Option<String>, Option<String>)> = rows
+        .into_iter()
+        .map(|(_, day, moment)| (day, moment))
+        .collect();
+    let expected: Vec<(Option<String>, Option<String>)> = cases
+        .iter()
+        .map(|(_, _, day, moment)| {
+            (
+                day.map(str::to_owned),
+                // `AT TIME ZONE 'UTC'` drops the offset from the text.
+                moment.map(|m| m.trim_end_matches("+00").to_owned()),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected);
+    Ok(())
+}
