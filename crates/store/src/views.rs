@@ -16,6 +16,7 @@
 use std::collections::BTreeSet;
 
 use hubsync_core::{ConnectionId, SqlType, TableName};
+use sha2::{Digest, Sha256};
 use sqlx::{Connection as _, Executor as _, PgConnection};
 use uuid::Uuid;
 
@@ -76,46 +77,49 @@ pub async fn rebuild_views(
         quote_ident(schema.as_str())
     )))
     .await?;
-    let names: Vec<String> = sqlx::query_scalar(
-        "SELECT table_name FROM hubsync.tables WHERE connection_id = $1 ORDER BY table_name",
-    )
-    .bind(connection_id.as_uuid())
-    .fetch_all(&mut *tx)
-    .await?;
-    let tables = names
-        .iter()
-        .map(|name| parse_table(name))
-        .collect::<Result<Vec<TableName>>>()?;
-
-    let mut report = ViewReport {
-        schema: schema.clone(),
-        views: Vec::new(),
-        skipped_columns: Vec::new(),
-    };
-    for table in &tables {
-        let skipped = create_table_view(&mut tx, connection_id, &schema, table).await?;
-        report.views.push(table.to_string());
-        report.skipped_columns.extend(
-            skipped
-                .into_iter()
-                .map(|property| (table.clone(), property)),
-        );
+    let definitions = view_definitions(&mut tx, connection_id).await?;
+    for view in &definitions.views {
+        replace_view(&mut tx, &schema, view).await?;
     }
-    let taken: BTreeSet<&str> = tables.iter().map(|t| t.as_str()).collect();
-    let owners = helper_view_name(OWNERS_VIEW, &taken);
-    let associations = helper_view_name(ASSOCIATIONS_VIEW, &taken);
-    replace_view(&mut tx, &schema, &owners, &owners_view_body(connection_id)).await?;
-    replace_view(
-        &mut tx,
-        &schema,
-        &associations,
-        &associations_view_body(connection_id),
-    )
-    .await?;
-    report.views.push(owners);
-    report.views.push(associations);
     tx.commit().await?;
-    Ok(report)
+    Ok(ViewReport {
+        schema,
+        views: definitions
+            .views
+            .into_iter()
+            .map(|view| view.name)
+            .collect(),
+        skipped_columns: definitions.skipped_columns,
+    })
+}
+
+/// Whether any view of the connection is missing or differs from what
+/// [`rebuild_views`] would create now: its fields changed since (a rebuild that failed,
+/// or was never run), or the views were made by an older hubsync. Reads only.
+///
+/// Each view we create carries a digest of its definition in its comment, so a view
+/// whose columns, casts or filter would change is found without parsing SQL back.
+pub async fn views_outdated(conn: &mut PgConnection, connection_id: ConnectionId) -> Result<bool> {
+    let schema: Option<String> =
+        sqlx::query_scalar("SELECT schema_name FROM hubsync.connections WHERE id = $1")
+            .bind(connection_id.as_uuid())
+            .fetch_optional(&mut *conn)
+            .await?;
+    let schema = schema.ok_or_else(|| Error::ConnectionNotFound(connection_id.to_string()))?;
+    let definitions = view_definitions(conn, connection_id).await?;
+    let comments: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT c.relname::text, obj_description(c.oid, 'pg_class')
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = $1 AND c.relkind = 'v'",
+    )
+    .bind(&schema)
+    .fetch_all(&mut *conn)
+    .await?;
+    let comments: std::collections::HashMap<String, Option<String>> =
+        comments.into_iter().collect();
+    Ok(definitions.views.iter().any(|view| {
+        comments.get(&view.name).and_then(Option::as_deref) != Some(view.marker().as_str())
+    }))
 }
 
 /// Rebuilds the view of one table (after its fields changed), in one transaction.
@@ -132,9 +136,72 @@ pub async fn rebuild_table_view(
         quote_ident(schema.as_str())
     )))
     .await?;
-    let skipped = create_table_view(&mut tx, connection_id, &schema, table).await?;
+    let (view, skipped) = table_view(&mut tx, connection_id, table).await?;
+    replace_view(&mut tx, &schema, &view).await?;
     tx.commit().await?;
     Ok(skipped)
+}
+
+/// One view as it should be.
+struct ViewDefinition {
+    name: String,
+    /// The `SELECT` it stands for.
+    body: String,
+}
+
+impl ViewDefinition {
+    /// The comment the view carries: a digest of its definition.
+    fn marker(&self) -> String {
+        let digest = Sha256::digest(self.body.as_bytes());
+        let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+        format!("hubsync view {hex}")
+    }
+}
+
+/// Every view of a connection as it should be now.
+struct ViewDefinitions {
+    /// Tables first, then `owners` and `associations`.
+    views: Vec<ViewDefinition>,
+    skipped_columns: Vec<(TableName, String)>,
+}
+
+async fn view_definitions(
+    conn: &mut PgConnection,
+    connection_id: ConnectionId,
+) -> Result<ViewDefinitions> {
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name FROM hubsync.tables WHERE connection_id = $1 ORDER BY table_name",
+    )
+    .bind(connection_id.as_uuid())
+    .fetch_all(&mut *conn)
+    .await?;
+    let tables = names
+        .iter()
+        .map(|name| parse_table(name))
+        .collect::<Result<Vec<TableName>>>()?;
+    let mut definitions = ViewDefinitions {
+        views: Vec::with_capacity(tables.len() + 2),
+        skipped_columns: Vec::new(),
+    };
+    for table in &tables {
+        let (view, skipped) = table_view(conn, connection_id, table).await?;
+        definitions.views.push(view);
+        definitions.skipped_columns.extend(
+            skipped
+                .into_iter()
+                .map(|property| (table.clone(), property)),
+        );
+    }
+    let taken: BTreeSet<&str> = tables.iter().map(|t| t.as_str()).collect();
+    definitions.views.push(ViewDefinition {
+        name: helper_view_name(OWNERS_VIEW, &taken),
+        body: owners_view_body(connection_id),
+    });
+    definitions.views.push(ViewDefinition {
+        name: helper_view_name(ASSOCIATIONS_VIEW, &taken),
+        body: associations_view_body(connection_id),
+    });
+    Ok(definitions)
 }
 
 fn helper_view_name(preferred: &str, tables: &BTreeSet<&str>) -> String {
@@ -148,25 +215,30 @@ fn helper_view_name(preferred: &str, tables: &BTreeSet<&str>) -> String {
 async fn replace_view(
     conn: &mut PgConnection,
     schema: &SchemaName,
-    view: &str,
-    body: &str,
+    view: &ViewDefinition,
 ) -> Result<()> {
-    let qualified = format!("{}.{}", quote_ident(schema.as_str()), quote_ident(view));
+    let qualified = format!(
+        "{}.{}",
+        quote_ident(schema.as_str()),
+        quote_ident(&view.name)
+    );
     // No CASCADE: a user's own view on top of ours must not vanish silently; the
     // rebuild fails instead and says which object depends on it.
     conn.execute(sqlx::AssertSqlSafe(format!(
-        "DROP VIEW IF EXISTS {qualified}; CREATE VIEW {qualified} AS {body}"
+        "DROP VIEW IF EXISTS {qualified}; CREATE VIEW {qualified} AS {}; COMMENT ON VIEW {qualified} IS {}",
+        view.body,
+        quote_literal(&view.marker())
     )))
     .await?;
     Ok(())
 }
 
-async fn create_table_view(
+/// A table's view and the properties left out of it.
+async fn table_view(
     conn: &mut PgConnection,
     connection_id: ConnectionId,
-    schema: &SchemaName,
     table: &TableName,
-) -> Result<Vec<String>> {
+) -> Result<(ViewDefinition, Vec<String>)> {
     let fields: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT property_name, column_name, sql_type FROM hubsync.fields
          WHERE connection_id = $1 AND table_name = $2 AND archived_at IS NULL
@@ -221,8 +293,13 @@ async fn create_table_view(
         uuid_literal(connection_id.as_uuid()),
         quote_literal(table.as_str()),
     );
-    replace_view(conn, schema, table.as_str(), &body).await?;
-    Ok(skipped)
+    Ok((
+        ViewDefinition {
+            name: table.to_string(),
+            body,
+        },
+        skipped,
+    ))
 }
 
 fn parse_sql_type(text: &str) -> Result<SqlType> {

@@ -3,7 +3,7 @@ use hubsync_core::metadata::Owner;
 use hubsync_core::{ConnectionId, Field, FieldType, TableName, parse_record};
 use hubsync_store::{
     AssociationRow, Error, RecordRow, rebuild_table_view, rebuild_views, replace_associations,
-    replace_fields, replace_owners, upsert_records,
+    replace_fields, replace_owners, upsert_records, views_outdated,
 };
 use serde_json::{Map, Value, json};
 use sqlx::{PgConnection, PgPool, Row};
@@ -449,5 +449,56 @@ async fn date_casts_never_fail_on_text_that_only_looks_like_a_date(pool: PgPool)
         })
         .collect();
     assert_eq!(got, expected);
+    Ok(())
+}
+
+/// A rebuild that failed (here: a user's view depends on ours) leaves the views behind
+/// their fields; `views_outdated` says so until a rebuild succeeds, so the next
+/// refresh rebuilds them even though the fields no longer change.
+#[sqlx::test(migrator = "hubsync_store::MIGRATOR")]
+async fn views_behind_their_fields_are_reported_until_rebuilt(pool: PgPool) -> TestResult {
+    let mut conn = pool.acquire().await?;
+    let c = connection_with_tables(&mut conn, 12).await;
+    let deals = TableName::DEALS;
+    assert!(views_outdated(&mut conn, c.id).await?, "no views yet");
+    replace_fields(
+        &mut conn,
+        c.id,
+        &deals,
+        &[field("amount", FieldType::Number, "number", false)],
+        &[],
+    )
+    .await?;
+    rebuild_views(&mut conn, c.id).await?;
+    assert!(!views_outdated(&mut conn, c.id).await?);
+
+    sqlx::query("CREATE VIEW hubspot_12.mine AS SELECT id FROM hubspot_12.deals")
+        .execute(&mut *conn)
+        .await?;
+    let more = [
+        field("amount", FieldType::Number, "number", false),
+        field("region", FieldType::String, "string", false),
+    ];
+    let changes = replace_fields(&mut conn, c.id, &deals, &more, &[]).await?;
+    assert!(changes.view_changed());
+    assert!(rebuild_views(&mut conn, c.id).await.is_err());
+    // The same fields again: nothing changes in `fields`, but the view still lags.
+    let again = replace_fields(&mut conn, c.id, &deals, &more, &[]).await?;
+    assert!(!again.view_changed());
+    assert!(views_outdated(&mut conn, c.id).await?);
+
+    sqlx::query("DROP VIEW hubspot_12.mine")
+        .execute(&mut *conn)
+        .await?;
+    rebuild_views(&mut conn, c.id).await?;
+    assert!(!views_outdated(&mut conn, c.id).await?);
+    let columns = view_columns(&mut conn, "hubspot_12", "deals").await;
+    assert!(columns.iter().any(|(name, _)| name == "region"));
+
+    // A view made otherwise (an older hubsync, a hand edit) is outdated too.
+    sqlx::query("COMMENT ON VIEW hubspot_12.owners IS NULL")
+        .execute(&mut *conn)
+        .await?;
+    assert!(views_outdated(&mut conn, c.id).await?);
     Ok(())
 }
