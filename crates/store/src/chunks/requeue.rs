@@ -8,8 +8,9 @@ use super::{Chunk, ChunkRow, chunk_columns_of, chunks_from, list_chunks};
 use crate::error::{Error, RUNNING_RUN_INDEX, Result, sqlstate, violation};
 use crate::runs::{fetch_run, running_run_of};
 
-/// Puts failed chunks back to `pending` (cursor kept: they resume) and reopens their
-/// runs, for ops to republish them. Chunks that are not failed, or whose run was
+/// Puts failed chunks back to `pending` (cursor kept: they resume; attempts counted
+/// afresh: a requeued chunk gets `worker.max_attempts` again, not one attempt past
+/// the limit that failed it) and reopens their runs, for ops to republish them. Chunks that are not failed, or whose run was
 /// cancelled, are left alone. Reopening a run while another run of its table is in
 /// flight is refused with [`Error::RunInFlight`], and nothing changes.
 pub async fn requeue_chunks(conn: &mut PgConnection, chunk_ids: &[ChunkId]) -> Result<Vec<Chunk>> {
@@ -18,7 +19,7 @@ pub async fn requeue_chunks(conn: &mut PgConnection, chunk_ids: &[ChunkId]) -> R
     let rows: Vec<ChunkRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE hubsync.chunks c
          SET status = 'pending', error = NULL, worker_id = NULL, published_at = NULL,
-             finished_at = NULL, updated_at = now()
+             attempts = 0, finished_at = NULL, updated_at = now()
          FROM hubsync.runs r
          WHERE c.id = ANY($1) AND c.status = 'failed' AND r.id = c.run_id
            AND r.status IN ('running', 'failed')
