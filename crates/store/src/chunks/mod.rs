@@ -27,7 +27,7 @@ use crate::runs::{Run, fetch_run};
 
 mod requeue;
 
-pub use requeue::{requeue_chunks, requeue_run};
+pub use requeue::{AllFailedRequeue, requeue_all_failed, requeue_chunks, requeue_run};
 
 /// A stored chunk.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,8 +1,8 @@
 use hubsync_core::{ChunkId, TableName};
 use hubsync_store::{
     CommitOutcome, Error, PageProgress, RunStatus, commit_run, get_run, get_watermark,
-    list_failed_chunks, mark_chunk_failed, record_page, requeue_run, reset_watermark, split_chunk,
-    start_chunk,
+    list_failed_chunks, mark_chunk_failed, record_page, requeue_all_failed, requeue_run,
+    reset_watermark, split_chunk, start_chunk,
 };
 use sqlx::{PgConnection, PgPool};
 
@@ -307,6 +307,27 @@ async fn a_failed_run_superseded_by_a_later_success_is_no_longer_listed(
     assert_eq!(
         listed(list_failed_chunks(&mut conn, None).await?),
         vec![failed.chunks[0].id]
+    );
+    // Requeueing everything that failed cannot reopen that run (its table has a run
+    // in flight), but says so and still requeues the failed runs of other tables.
+    let companies = TableName::COMPANIES;
+    let other = run_with_chunks(&mut conn, c.id, &companies, None, 400, 9_000, 1).await;
+    start_chunk(&mut conn, other.chunks[0].id, "w").await?;
+    mark_chunk_failed(&mut conn, other.chunks[0].id, "HTTP 500").await?;
+    commit_run(&mut conn, other.run.id).await?;
+    let all = requeue_all_failed(&mut conn, Some(c.id)).await?;
+    assert_eq!(listed(all.requeued), vec![other.chunks[0].id]);
+    assert_eq!(
+        all.skipped,
+        vec![(failed.run.id, deals.clone(), next.run.id)]
+    );
+    assert_eq!(
+        get_run(&mut conn, failed.run.id).await?.unwrap().status,
+        RunStatus::Failed
+    );
+    assert_eq!(
+        get_run(&mut conn, other.run.id).await?.unwrap().status,
+        RunStatus::Running
     );
     succeed(&mut conn, next.chunks[0].id, 7).await;
     assert!(matches!(
