@@ -21,7 +21,7 @@ use sqlx::{Connection as _, Executor as _, PgConnection};
 use uuid::Uuid;
 
 use crate::associations::parse_table;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, sqlstate};
 use crate::names::{SchemaName, quote_ident, quote_literal};
 
 /// The system columns every table view ends with.
@@ -229,7 +229,25 @@ async fn replace_view(
         view.body,
         quote_literal(&view.marker())
     )))
-    .await?;
+    .await
+    .map_err(|error| {
+        let Some(database) = error.as_database_error() else {
+            return Error::Database(error);
+        };
+        if database.code().as_deref() != Some(sqlstate::DEPENDENT_OBJECTS_STILL_EXIST) {
+            return Error::Database(error);
+        }
+        // Postgres names the dependent objects in the detail, not the message.
+        let detail = database
+            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+            .and_then(|pg| pg.detail())
+            .unwrap_or("other objects depend on it")
+            .replace('\n', "; ");
+        Error::ViewInUse {
+            view: format!("{schema}.{}", view.name),
+            detail,
+        }
+    })?;
     Ok(())
 }
 

@@ -68,6 +68,15 @@ async fn schema_drift_and_a_revoked_custom_scope_are_followed_by_the_next_sync()
     let custom_records = record_count(&env, &custom_name).await;
     assert!(custom_records > 0);
 
+    // A user's own view on top of ours: it blocks rebuilding the deals view.
+    let schema = format!("hubspot_{hub}");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE VIEW \"{schema}\".my_deals AS SELECT id, dealname FROM \"{schema}\".deals"
+    )))
+    .execute(env.pool())
+    .await
+    .unwrap();
+
     // Drift: review_score becomes a number (HubSpot keeps the stored text "40"…, which
     // now reads as numbers), legacy_note is archived, a long-named number appears and
     // one deal gets a value for it (which moves its last-modified date).
@@ -172,11 +181,45 @@ async fn schema_drift_and_a_revoked_custom_scope_are_followed_by_the_next_sync()
         next.metadata.left_out
     );
     assert!(next.started.iter().all(|run| run.table != custom_name));
+    // The records synced although the views could not follow; the plan says why.
+    assert!(!next.metadata.views_rebuilt);
+    let views_error = next.metadata.views_error.clone().unwrap_or_default();
+    assert!(views_error.contains("my_deals"), "{:?}", next.metadata);
+    let stored = {
+        let mut db = env.pool().acquire().await.unwrap();
+        hubsync_store::get_record(&mut db, env.connection_id, &deals, valued.id)
+            .await
+            .unwrap()
+            .expect("stored")
+    };
+    assert_eq!(stored.values.get(&long_name), Some(&json!(7.5)));
+
+    // Once the user's view is gone, the next sync rebuilds the views, although no
+    // field changes any more.
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP VIEW \"{schema}\".my_deals"
+    )))
+    .execute(env.pool())
+    .await
+    .unwrap();
+    let healed = env
+        .sync(
+            RunKind::Incremental,
+            std::slice::from_ref(&deals),
+            RUN_DEADLINE,
+        )
+        .await;
+    assert!(
+        healed.metadata.changed_tables.is_empty(),
+        "{:?}",
+        healed.metadata
+    );
+    assert!(healed.metadata.views_rebuilt, "{:?}", healed.metadata);
+    assert_eq!(healed.metadata.views_error, None);
 
     // deals equal the portal: fields (legacy_note gone, the long name in), every value
     // typed by its current field, through the records and the view.
     compare::assert_matches_portal(&env, Some(std::slice::from_ref(&deals))).await;
-    let schema = format!("hubspot_{hub}");
     let columns: Vec<(String, String)> = sqlx::query_as(
         "SELECT column_name::text, data_type::text FROM information_schema.columns
          WHERE table_schema = $1 AND table_name = 'deals'",
