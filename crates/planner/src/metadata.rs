@@ -230,9 +230,13 @@ async fn refresh(
                 }
                 report.views_rebuilt = true;
             }
-            // A user's view on top of ours: the records still sync (they live in
-            // hubsync.records), the views lag, and every plan says so and tries again.
-            Err(error @ hubsync_store::Error::ViewInUse { .. }) => {
+            // A user's view on top of ours, or long queries holding a view: the records
+            // still sync (they live in hubsync.records), the views lag, and every plan
+            // says so and tries again.
+            Err(
+                error @ (hubsync_store::Error::ViewInUse { .. }
+                | hubsync_store::Error::ViewLocked { .. }),
+            ) => {
                 warn!(%error, "the typed views were not rebuilt; the records sync all the same");
                 report.views_error = Some(error.to_string());
             }

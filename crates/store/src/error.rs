@@ -96,6 +96,11 @@ pub enum Error {
     )]
     ViewInUse { view: String, detail: String },
 
+    /// A typed view could not be replaced within the rebuild's lock timeout: queries
+    /// were reading it. Nothing changed; the next rebuild tries again.
+    #[error("view {view} is being read by long queries; not rebuilt this time")]
+    ViewLocked { view: String },
+
     /// A schema name that cannot name a connection's schema.
     #[error("invalid schema name {name:?}: {reason}")]
     InvalidSchemaName { name: String, reason: &'static str },

@@ -99,7 +99,9 @@ pub use tables::{
     StoredTable, TableEntry, get_table, get_watermark, list_tables, require_table, reset_watermark,
     set_custom_query, set_table_enabled, upsert_tables,
 };
-pub use views::{ViewReport, rebuild_table_view, rebuild_views, views_outdated};
+pub use views::{
+    ViewReport, rebuild_table_view, rebuild_views, rebuild_views_within, views_outdated,
+};
 
 // Re-exported so callers name secrets with the same types the store takes.
 pub use secrecy::{ExposeSecret, SecretString};

@@ -14,6 +14,7 @@
 //! and one bad row must not break every query on the view.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use hubsync_core::{ConnectionId, SqlType, TableName};
 use sha2::{Digest, Sha256};
@@ -64,13 +65,30 @@ async fn lock_connection(
     SchemaName::parse(&schema).map_err(|error| Error::corrupt("schema name", error))
 }
 
+/// How long a rebuild waits for the views it replaces. Replacing a view takes an
+/// exclusive lock on it, which waits for every query reading it (a BI report may run
+/// for an hour), and every new query on it waits behind that request: without a bound
+/// one long report would stall the sync and every reader of the view with it.
+pub const VIEW_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Rebuilds every view of a connection (its tables', `owners`, `associations`) in one
-/// transaction, creating the schema if needed.
+/// transaction, creating the schema if needed. A view held by a long query for more
+/// than [`VIEW_LOCK_TIMEOUT`] gives [`Error::ViewLocked`] and nothing changes.
 pub async fn rebuild_views(
     conn: &mut PgConnection,
     connection_id: ConnectionId,
 ) -> Result<ViewReport> {
+    rebuild_views_within(conn, connection_id, VIEW_LOCK_TIMEOUT).await
+}
+
+/// [`rebuild_views`] waiting at most `lock_timeout` for each lock.
+pub async fn rebuild_views_within(
+    conn: &mut PgConnection,
+    connection_id: ConnectionId,
+    lock_timeout: Duration,
+) -> Result<ViewReport> {
     let mut tx = conn.begin().await?;
+    set_lock_timeout(&mut tx, lock_timeout).await?;
     let schema = lock_connection(&mut tx, connection_id).await?;
     tx.execute(sqlx::AssertSqlSafe(format!(
         "CREATE SCHEMA IF NOT EXISTS {}",
@@ -130,6 +148,7 @@ pub async fn rebuild_table_view(
     table: &TableName,
 ) -> Result<Vec<String>> {
     let mut tx = conn.begin().await?;
+    set_lock_timeout(&mut tx, VIEW_LOCK_TIMEOUT).await?;
     let schema = lock_connection(&mut tx, connection_id).await?;
     tx.execute(sqlx::AssertSqlSafe(format!(
         "CREATE SCHEMA IF NOT EXISTS {}",
@@ -140,6 +159,15 @@ pub async fn rebuild_table_view(
     replace_view(&mut tx, &schema, &view).await?;
     tx.commit().await?;
     Ok(skipped)
+}
+
+/// Bounds lock waits for the rest of the current transaction.
+async fn set_lock_timeout(conn: &mut PgConnection, timeout: Duration) -> Result<()> {
+    sqlx::query("SELECT set_config('lock_timeout', $1, true)")
+        .bind(format!("{}ms", timeout.as_millis().max(1)))
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// One view as it should be.
@@ -234,7 +262,13 @@ async fn replace_view(
         let Some(database) = error.as_database_error() else {
             return Error::Database(error);
         };
-        if database.code().as_deref() != Some(sqlstate::DEPENDENT_OBJECTS_STILL_EXIST) {
+        let code = database.code();
+        if code.as_deref() == Some(sqlstate::LOCK_NOT_AVAILABLE) {
+            return Error::ViewLocked {
+                view: format!("{schema}.{}", view.name),
+            };
+        }
+        if code.as_deref() != Some(sqlstate::DEPENDENT_OBJECTS_STILL_EXIST) {
             return Error::Database(error);
         }
         // Postgres names the dependent objects in the detail, not the message.

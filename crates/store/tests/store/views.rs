@@ -2,8 +2,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use hubsync_core::metadata::Owner;
 use hubsync_core::{ConnectionId, Field, FieldType, TableName, parse_record};
 use hubsync_store::{
-    AssociationRow, Error, RecordRow, rebuild_table_view, rebuild_views, replace_associations,
-    replace_fields, replace_owners, upsert_records, views_outdated,
+    AssociationRow, Error, RecordRow, rebuild_table_view, rebuild_views, rebuild_views_within,
+    replace_associations, replace_fields, replace_owners, upsert_records, views_outdated,
 };
 use serde_json::{Map, Value, json};
 use sqlx::{PgConnection, PgPool, Row};
@@ -504,5 +504,57 @@ async fn views_behind_their_fields_are_reported_until_rebuilt(pool: PgPool) -> T
         .execute(&mut *conn)
         .await?;
     assert!(views_outdated(&mut conn, c.id).await?);
+    Ok(())
+}
+
+/// A long query reading a view must neither stall the rebuild forever nor, through the
+/// rebuild's queued exclusive lock, every other reader: the rebuild gives up after its
+/// lock timeout, changes nothing, and a later one succeeds.
+#[sqlx::test(migrator = "hubsync_store::MIGRATOR")]
+async fn a_view_held_by_a_long_query_is_not_waited_for(pool: PgPool) -> TestResult {
+    let mut conn = pool.acquire().await?;
+    let c = connection_with_tables(&mut conn, 13).await;
+    let deals = TableName::DEALS;
+    replace_fields(
+        &mut conn,
+        c.id,
+        &deals,
+        &[field("amount", FieldType::Number, "number", false)],
+        &[],
+    )
+    .await?;
+    rebuild_views(&mut conn, c.id).await?;
+
+    // A reader inside a transaction keeps its lock on the view until it ends.
+    let mut reader = pool.acquire().await?;
+    sqlx::query("BEGIN").execute(&mut *reader).await?;
+    sqlx::query("SELECT count(*) FROM hubspot_13.deals")
+        .execute(&mut *reader)
+        .await?;
+
+    let more = [
+        field("amount", FieldType::Number, "number", false),
+        field("region", FieldType::String, "string", false),
+    ];
+    replace_fields(&mut conn, c.id, &deals, &more, &[]).await?;
+    let error = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        rebuild_views_within(&mut conn, c.id, std::time::Duration::from_millis(200)),
+    )
+    .await
+    .expect("the rebuild gives up instead of waiting for the reader")
+    .unwrap_err();
+    assert!(matches!(error, Error::ViewLocked { .. }), "{error:?}");
+    assert!(error.to_string().contains("hubspot_13.deals"), "{error}");
+    assert!(views_outdated(&mut conn, c.id).await?);
+    // The lock timeout did not outlive the rebuild's transaction.
+    let timeout: String = sqlx::query_scalar("SHOW lock_timeout")
+        .fetch_one(&mut *conn)
+        .await?;
+    assert_eq!(timeout, "0");
+
+    sqlx::query("COMMIT").execute(&mut *reader).await?;
+    rebuild_views(&mut conn, c.id).await?;
+    assert!(!views_outdated(&mut conn, c.id).await?);
     Ok(())
 }
