@@ -3,6 +3,8 @@
 //! Logs go to stderr so that stdout stays the command's own output (tables, JSON),
 //! which scripts parse. Pods want one JSON object per line; people want text.
 
+use std::io::IsTerminal as _;
+
 use serde::Deserialize;
 use tracing_subscriber::EnvFilter;
 
@@ -39,7 +41,9 @@ pub fn init(settings: &LogSettings) {
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colours for a terminal only: a log file (the demo's, a pod's) gets plain text.
+        .with_ansi(std::io::stderr().is_terminal());
     // A second init (tests calling run() twice) is harmless: keep the first subscriber.
     let _ = match settings.format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),

@@ -19,6 +19,16 @@ pub enum PlanError {
         status: String,
         reason: Option<String>,
     },
+    /// Tables asked for that the connection does not have: nothing was planned.
+    #[error(
+        "not a table of this connection: {}; its tables: {}",
+        names(unknown),
+        names(known)
+    )]
+    UnknownTables {
+        unknown: Vec<TableName>,
+        known: Vec<TableName>,
+    },
     /// HubSpot refused the refresh token during this run; the connection is now marked.
     #[error(
         "hubspot refused the refresh token ({reason}); run `hubsync connect` again for this portal"
@@ -35,4 +45,12 @@ pub enum PlanError {
         #[source]
         source: hubsync_queue::Error,
     },
+}
+
+fn names(tables: &[TableName]) -> String {
+    tables
+        .iter()
+        .map(TableName::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

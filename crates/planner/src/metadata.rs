@@ -13,7 +13,7 @@ use hubsync_core::{LeftOut, MappingContext, TableName, TableSpec, map_properties
 use hubsync_hubspot::{Error as HubSpotError, PortalClient, PortalClients};
 use hubsync_store::connections::{self, Connection, ConnectionStatus};
 use hubsync_store::{TableEntry, fields, owners, tables, views};
-use sqlx::PgPool;
+use sqlx::{Acquire as _, PgPool};
 use tracing::{info, warn};
 
 use crate::error::PlanError;
@@ -39,10 +39,16 @@ pub struct MetadataReport {
     /// Owners stored (active and archived); `None` when not read (scope missing or
     /// the request failed).
     pub owners: Option<usize>,
+    /// Tables whose watermark was reset because a property changed type or came back:
+    /// their next run reads every record, so that stored values follow the fields.
+    pub reread: Vec<TableName>,
     /// Tables whose properties could not be read: they are not planned this time.
     pub failed: BTreeMap<TableName, String>,
     /// Whether the typed views were rebuilt.
     pub views_rebuilt: bool,
+    /// Why the typed views lag their fields, when a rebuild was needed and refused
+    /// (objects of someone else depend on them). The sync goes on without them.
+    pub views_error: Option<String>,
 }
 
 /// Refreshes a connection's metadata in the store, as every plan does first, and as
@@ -178,14 +184,31 @@ async fn refresh(
                 .map(|reason| format!("{}: {reason}", spec.name)),
         );
         let mut db = pool.acquire().await.map_err(hubsync_store::Error::from)?;
+        let mut tx = db.begin().await.map_err(hubsync_store::Error::from)?;
         let changes = fields::replace_fields(
-            &mut db,
+            &mut tx,
             connection.id,
             &name,
             &table_fields.fields,
             &table_fields.definitions,
         )
         .await?;
+        if !(changes.retyped.is_empty() && changes.restored.is_empty()) {
+            // The stored records hold these properties as typed by their old
+            // definition (or not at all, if they synced while it was archived), and an
+            // incremental run reads only records modified since: read them all again.
+            // In the same transaction, so the need cannot be forgotten; a run of the
+            // table in flight now ends cancelled instead of moving the watermark back.
+            tables::reset_watermark(&mut tx, connection.id, &name, None).await?;
+            info!(
+                table = %name,
+                retyped = ?changes.retyped,
+                restored = ?changes.restored,
+                "properties changed type or came back; the table's next run reads every record"
+            );
+            report.reread.push(name.clone());
+        }
+        tx.commit().await.map_err(hubsync_store::Error::from)?;
         if changes.changed() {
             report.changed_tables.push(name.clone());
         }
@@ -193,15 +216,32 @@ async fn refresh(
         report.fields.insert(name, table_fields.fields.len());
     }
     report.changed_tables.sort();
-    if view_changed {
-        let mut db = pool.acquire().await.map_err(hubsync_store::Error::from)?;
-        let views = views::rebuild_views(&mut db, connection.id).await?;
-        for (table, property) in &views.skipped_columns {
-            report.skipped_properties.push(format!(
-                "{table}: {property} clashes with a column of ours; not in the view"
-            ));
+    report.reread.sort();
+    let mut db = pool.acquire().await.map_err(hubsync_store::Error::from)?;
+    // Also when no field changed now: an earlier rebuild may have failed after its
+    // fields were stored, and the views would otherwise lag behind them for good.
+    if view_changed || views::views_outdated(&mut db, connection.id).await? {
+        match views::rebuild_views(&mut db, connection.id).await {
+            Ok(views) => {
+                for (table, property) in &views.skipped_columns {
+                    report.skipped_properties.push(format!(
+                        "{table}: {property} clashes with a column of ours; not in the view"
+                    ));
+                }
+                report.views_rebuilt = true;
+            }
+            // A user's view on top of ours, or long queries holding a view: the records
+            // still sync (they live in hubsync.records), the views lag, and every plan
+            // says so and tries again.
+            Err(
+                error @ (hubsync_store::Error::ViewInUse { .. }
+                | hubsync_store::Error::ViewLocked { .. }),
+            ) => {
+                warn!(%error, "the typed views were not rebuilt; the records sync all the same");
+                report.views_error = Some(error.to_string());
+            }
+            Err(error) => return Err(error.into()),
         }
-        report.views_rebuilt = true;
     }
     info!(
         tables = report.fields.len(),

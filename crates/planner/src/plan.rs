@@ -139,15 +139,21 @@ pub async fn plan(
         } else {
             request.tables.iter().cloned().collect()
         };
+        // A misspelt table is an error before any run starts, not a skip: a scheduler
+        // asking for `deal` would otherwise succeed every time and sync nothing.
+        let unknown: Vec<TableName> = requested
+            .iter()
+            .filter(|name| !stored.contains_key(*name))
+            .cloned()
+            .collect();
+        if !unknown.is_empty() {
+            return Err(PlanError::UnknownTables {
+                unknown,
+                known: stored.keys().cloned().collect(),
+            });
+        }
         for name in requested {
             let Some(table) = stored.get(&name) else {
-                report.skipped.push(SkippedTable {
-                    reason: format!(
-                        "not a table of this connection (its tables: {})",
-                        stored.keys().map(TableName::as_str).collect::<Vec<_>>().join(", ")
-                    ),
-                    table: name,
-                });
                 continue;
             };
             if let Some(reason) = skip_reason(table, &report.metadata) {

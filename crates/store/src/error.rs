@@ -8,6 +8,7 @@ use crate::crypto::CryptoError;
 /// SQLSTATEs (PostgreSQL appendix A) the store recognises.
 pub(crate) mod sqlstate {
     pub const UNIQUE_VIOLATION: &str = "23505";
+    pub const DEPENDENT_OBJECTS_STILL_EXIST: &str = "2BP01";
     pub const FOREIGN_KEY_VIOLATION: &str = "23503";
     pub const SERIALIZATION_FAILURE: &str = "40001";
     pub const DEADLOCK_DETECTED: &str = "40P01";
@@ -86,6 +87,19 @@ pub enum Error {
         planned_from: Option<DateTime<Utc>>,
         current: Option<DateTime<Utc>>,
     },
+
+    /// A typed view cannot be replaced because objects of someone else depend on it
+    /// (a user's view on top of ours): they are not dropped silently. Nothing changed;
+    /// the next rebuild tries again.
+    #[error(
+        "view {view} cannot be rebuilt: {detail}; drop those objects (or recreate them after the next sync)"
+    )]
+    ViewInUse { view: String, detail: String },
+
+    /// A typed view could not be replaced within the rebuild's lock timeout: queries
+    /// were reading it. Nothing changed; the next rebuild tries again.
+    #[error("view {view} is being read by long queries; not rebuilt this time")]
+    ViewLocked { view: String },
 
     /// A schema name that cannot name a connection's schema.
     #[error("invalid schema name {name:?}: {reason}")]

@@ -70,9 +70,9 @@ pub use associations::{
     AssociationRow, StoredAssociation, count_associations, list_associations, replace_associations,
 };
 pub use chunks::{
-    Chunk, ChunkStart, PageProgress, get_chunk, list_chunks, list_failed_chunks, mark_chunk_failed,
-    mark_chunk_succeeded, mark_chunks_published, record_page, requeue_chunks, requeue_run,
-    split_chunk, start_chunk,
+    AllFailedRequeue, Chunk, ChunkStart, PageProgress, get_chunk, list_chunks, list_failed_chunks,
+    mark_chunk_failed, mark_chunk_succeeded, mark_chunks_published, record_page,
+    requeue_all_failed, requeue_chunks, requeue_run, split_chunk, start_chunk,
 };
 pub use commit::{CommitOutcome, commit_run};
 pub use connections::{
@@ -99,7 +99,9 @@ pub use tables::{
     StoredTable, TableEntry, get_table, get_watermark, list_tables, require_table, reset_watermark,
     set_custom_query, set_table_enabled, upsert_tables,
 };
-pub use views::{ViewReport, rebuild_table_view, rebuild_views};
+pub use views::{
+    ViewReport, rebuild_table_view, rebuild_views, rebuild_views_within, views_outdated,
+};
 
 // Re-exported so callers name secrets with the same types the store takes.
 pub use secrecy::{ExposeSecret, SecretString};

@@ -7,20 +7,22 @@
 //! transaction, so a reader sees the old view or the new one, never a half-built one.
 //!
 //! View bodies cannot take bind parameters, so names are written into the SQL text;
-//! see [`crate::names`] for why that is safe. Each cast is guarded by the JSON type (or
-//! the canonical text shape for dates): `values` holds only parsed values for the
-//! field's type when they were written, but a retyped field still has rows written
-//! under its old type until they sync again, and one bad row must not break every
-//! query on the view.
+//! see [`crate::names`] for why that is safe. Each cast is guarded by the JSON type (or,
+//! for dates, the canonical text shape and a calendar check), so no cast can raise:
+//! `values` holds only parsed values for the field's type when they were written, but
+//! a retyped field still has rows written under its old type until they sync again,
+//! and one bad row must not break every query on the view.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use hubsync_core::{ConnectionId, SqlType, TableName};
+use sha2::{Digest, Sha256};
 use sqlx::{Connection as _, Executor as _, PgConnection};
 use uuid::Uuid;
 
 use crate::associations::parse_table;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, sqlstate};
 use crate::names::{SchemaName, quote_ident, quote_literal};
 
 /// The system columns every table view ends with.
@@ -63,59 +65,79 @@ async fn lock_connection(
     SchemaName::parse(&schema).map_err(|error| Error::corrupt("schema name", error))
 }
 
+/// How long a rebuild waits for the views it replaces. Replacing a view takes an
+/// exclusive lock on it, which waits for every query reading it (a BI report may run
+/// for an hour), and every new query on it waits behind that request: without a bound
+/// one long report would stall the sync and every reader of the view with it.
+pub const VIEW_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Rebuilds every view of a connection (its tables', `owners`, `associations`) in one
-/// transaction, creating the schema if needed.
+/// transaction, creating the schema if needed. A view held by a long query for more
+/// than [`VIEW_LOCK_TIMEOUT`] gives [`Error::ViewLocked`] and nothing changes.
 pub async fn rebuild_views(
     conn: &mut PgConnection,
     connection_id: ConnectionId,
 ) -> Result<ViewReport> {
+    rebuild_views_within(conn, connection_id, VIEW_LOCK_TIMEOUT).await
+}
+
+/// [`rebuild_views`] waiting at most `lock_timeout` for each lock.
+pub async fn rebuild_views_within(
+    conn: &mut PgConnection,
+    connection_id: ConnectionId,
+    lock_timeout: Duration,
+) -> Result<ViewReport> {
     let mut tx = conn.begin().await?;
+    set_lock_timeout(&mut tx, lock_timeout).await?;
     let schema = lock_connection(&mut tx, connection_id).await?;
     tx.execute(sqlx::AssertSqlSafe(format!(
         "CREATE SCHEMA IF NOT EXISTS {}",
         quote_ident(schema.as_str())
     )))
     .await?;
-    let names: Vec<String> = sqlx::query_scalar(
-        "SELECT table_name FROM hubsync.tables WHERE connection_id = $1 ORDER BY table_name",
-    )
-    .bind(connection_id.as_uuid())
-    .fetch_all(&mut *tx)
-    .await?;
-    let tables = names
-        .iter()
-        .map(|name| parse_table(name))
-        .collect::<Result<Vec<TableName>>>()?;
-
-    let mut report = ViewReport {
-        schema: schema.clone(),
-        views: Vec::new(),
-        skipped_columns: Vec::new(),
-    };
-    for table in &tables {
-        let skipped = create_table_view(&mut tx, connection_id, &schema, table).await?;
-        report.views.push(table.to_string());
-        report.skipped_columns.extend(
-            skipped
-                .into_iter()
-                .map(|property| (table.clone(), property)),
-        );
+    let definitions = view_definitions(&mut tx, connection_id).await?;
+    for view in &definitions.views {
+        replace_view(&mut tx, &schema, view).await?;
     }
-    let taken: BTreeSet<&str> = tables.iter().map(|t| t.as_str()).collect();
-    let owners = helper_view_name(OWNERS_VIEW, &taken);
-    let associations = helper_view_name(ASSOCIATIONS_VIEW, &taken);
-    replace_view(&mut tx, &schema, &owners, &owners_view_body(connection_id)).await?;
-    replace_view(
-        &mut tx,
-        &schema,
-        &associations,
-        &associations_view_body(connection_id),
-    )
-    .await?;
-    report.views.push(owners);
-    report.views.push(associations);
     tx.commit().await?;
-    Ok(report)
+    Ok(ViewReport {
+        schema,
+        views: definitions
+            .views
+            .into_iter()
+            .map(|view| view.name)
+            .collect(),
+        skipped_columns: definitions.skipped_columns,
+    })
+}
+
+/// Whether any view of the connection is missing or differs from what
+/// [`rebuild_views`] would create now: its fields changed since (a rebuild that failed,
+/// or was never run), or the views were made by an older hubsync. Reads only.
+///
+/// Each view we create carries a digest of its definition in its comment, so a view
+/// whose columns, casts or filter would change is found without parsing SQL back.
+pub async fn views_outdated(conn: &mut PgConnection, connection_id: ConnectionId) -> Result<bool> {
+    let schema: Option<String> =
+        sqlx::query_scalar("SELECT schema_name FROM hubsync.connections WHERE id = $1")
+            .bind(connection_id.as_uuid())
+            .fetch_optional(&mut *conn)
+            .await?;
+    let schema = schema.ok_or_else(|| Error::ConnectionNotFound(connection_id.to_string()))?;
+    let definitions = view_definitions(conn, connection_id).await?;
+    let comments: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT c.relname::text, obj_description(c.oid, 'pg_class')
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = $1 AND c.relkind = 'v'",
+    )
+    .bind(&schema)
+    .fetch_all(&mut *conn)
+    .await?;
+    let comments: std::collections::HashMap<String, Option<String>> =
+        comments.into_iter().collect();
+    Ok(definitions.views.iter().any(|view| {
+        comments.get(&view.name).and_then(Option::as_deref) != Some(view.marker().as_str())
+    }))
 }
 
 /// Rebuilds the view of one table (after its fields changed), in one transaction.
@@ -126,15 +148,88 @@ pub async fn rebuild_table_view(
     table: &TableName,
 ) -> Result<Vec<String>> {
     let mut tx = conn.begin().await?;
+    set_lock_timeout(&mut tx, VIEW_LOCK_TIMEOUT).await?;
     let schema = lock_connection(&mut tx, connection_id).await?;
     tx.execute(sqlx::AssertSqlSafe(format!(
         "CREATE SCHEMA IF NOT EXISTS {}",
         quote_ident(schema.as_str())
     )))
     .await?;
-    let skipped = create_table_view(&mut tx, connection_id, &schema, table).await?;
+    let (view, skipped) = table_view(&mut tx, connection_id, table).await?;
+    replace_view(&mut tx, &schema, &view).await?;
     tx.commit().await?;
     Ok(skipped)
+}
+
+/// Bounds lock waits for the rest of the current transaction.
+async fn set_lock_timeout(conn: &mut PgConnection, timeout: Duration) -> Result<()> {
+    sqlx::query("SELECT set_config('lock_timeout', $1, true)")
+        .bind(format!("{}ms", timeout.as_millis().max(1)))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// One view as it should be.
+struct ViewDefinition {
+    name: String,
+    /// The `SELECT` it stands for.
+    body: String,
+}
+
+impl ViewDefinition {
+    /// The comment the view carries: a digest of its definition.
+    fn marker(&self) -> String {
+        let digest = Sha256::digest(self.body.as_bytes());
+        let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+        format!("hubsync view {hex}")
+    }
+}
+
+/// Every view of a connection as it should be now.
+struct ViewDefinitions {
+    /// Tables first, then `owners` and `associations`.
+    views: Vec<ViewDefinition>,
+    skipped_columns: Vec<(TableName, String)>,
+}
+
+async fn view_definitions(
+    conn: &mut PgConnection,
+    connection_id: ConnectionId,
+) -> Result<ViewDefinitions> {
+    let names: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name FROM hubsync.tables WHERE connection_id = $1 ORDER BY table_name",
+    )
+    .bind(connection_id.as_uuid())
+    .fetch_all(&mut *conn)
+    .await?;
+    let tables = names
+        .iter()
+        .map(|name| parse_table(name))
+        .collect::<Result<Vec<TableName>>>()?;
+    let mut definitions = ViewDefinitions {
+        views: Vec::with_capacity(tables.len() + 2),
+        skipped_columns: Vec::new(),
+    };
+    for table in &tables {
+        let (view, skipped) = table_view(conn, connection_id, table).await?;
+        definitions.views.push(view);
+        definitions.skipped_columns.extend(
+            skipped
+                .into_iter()
+                .map(|property| (table.clone(), property)),
+        );
+    }
+    let taken: BTreeSet<&str> = tables.iter().map(|t| t.as_str()).collect();
+    definitions.views.push(ViewDefinition {
+        name: helper_view_name(OWNERS_VIEW, &taken),
+        body: owners_view_body(connection_id),
+    });
+    definitions.views.push(ViewDefinition {
+        name: helper_view_name(ASSOCIATIONS_VIEW, &taken),
+        body: associations_view_body(connection_id),
+    });
+    Ok(definitions)
 }
 
 fn helper_view_name(preferred: &str, tables: &BTreeSet<&str>) -> String {
@@ -148,25 +243,54 @@ fn helper_view_name(preferred: &str, tables: &BTreeSet<&str>) -> String {
 async fn replace_view(
     conn: &mut PgConnection,
     schema: &SchemaName,
-    view: &str,
-    body: &str,
+    view: &ViewDefinition,
 ) -> Result<()> {
-    let qualified = format!("{}.{}", quote_ident(schema.as_str()), quote_ident(view));
+    let qualified = format!(
+        "{}.{}",
+        quote_ident(schema.as_str()),
+        quote_ident(&view.name)
+    );
     // No CASCADE: a user's own view on top of ours must not vanish silently; the
     // rebuild fails instead and says which object depends on it.
     conn.execute(sqlx::AssertSqlSafe(format!(
-        "DROP VIEW IF EXISTS {qualified}; CREATE VIEW {qualified} AS {body}"
+        "DROP VIEW IF EXISTS {qualified}; CREATE VIEW {qualified} AS {}; COMMENT ON VIEW {qualified} IS {}",
+        view.body,
+        quote_literal(&view.marker())
     )))
-    .await?;
+    .await
+    .map_err(|error| {
+        let Some(database) = error.as_database_error() else {
+            return Error::Database(error);
+        };
+        let code = database.code();
+        if code.as_deref() == Some(sqlstate::LOCK_NOT_AVAILABLE) {
+            return Error::ViewLocked {
+                view: format!("{schema}.{}", view.name),
+            };
+        }
+        if code.as_deref() != Some(sqlstate::DEPENDENT_OBJECTS_STILL_EXIST) {
+            return Error::Database(error);
+        }
+        // Postgres names the dependent objects in the detail, not the message.
+        let detail = database
+            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+            .and_then(|pg| pg.detail())
+            .unwrap_or("other objects depend on it")
+            .replace('\n', "; ");
+        Error::ViewInUse {
+            view: format!("{schema}.{}", view.name),
+            detail,
+        }
+    })?;
     Ok(())
 }
 
-async fn create_table_view(
+/// A table's view and the properties left out of it.
+async fn table_view(
     conn: &mut PgConnection,
     connection_id: ConnectionId,
-    schema: &SchemaName,
     table: &TableName,
-) -> Result<Vec<String>> {
+) -> Result<(ViewDefinition, Vec<String>)> {
     let fields: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT property_name, column_name, sql_type FROM hubsync.fields
          WHERE connection_id = $1 AND table_name = $2 AND archived_at IS NULL
@@ -221,8 +345,13 @@ async fn create_table_view(
         uuid_literal(connection_id.as_uuid()),
         quote_literal(table.as_str()),
     );
-    replace_view(conn, schema, table.as_str(), &body).await?;
-    Ok(skipped)
+    Ok((
+        ViewDefinition {
+            name: table.to_string(),
+            body,
+        },
+        skipped,
+    ))
 }
 
 fn parse_sql_type(text: &str) -> Result<SqlType> {
@@ -255,16 +384,40 @@ fn typed_value(property: &str, sql_type: SqlType) -> String {
             "CASE WHEN jsonb_typeof({json}) = 'array' THEN ARRAY(SELECT e.value FROM \
              jsonb_array_elements_text({json}) WITH ORDINALITY AS e(value, n) ORDER BY e.n) END"
         ),
-        // Core writes `YYYY-MM-DD`.
-        SqlType::Date => {
-            format!("CASE WHEN {text} ~ '^\\d{{4}}-\\d{{2}}-\\d{{2}}$' THEN {text}::date END")
-        }
-        // Core writes RFC 3339 UTC with milliseconds; any RFC 3339 offset is accepted.
+        // Core writes `YYYY-MM-DD`. The shape alone does not make a date
+        // (`2024-02-30`, `0000-01-01`), and a cast that raises would break every query
+        // on the view, so the calendar is checked too; nested CASEs because Postgres
+        // does not promise to evaluate an AND's operands in order.
+        SqlType::Date => format!(
+            "CASE WHEN {text} ~ '^\\d{{4}}-\\d{{2}}-\\d{{2}}$' THEN CASE WHEN {} THEN {text}::date END END",
+            valid_calendar_date(&text)
+        ),
+        // Core writes RFC 3339 UTC with milliseconds; any RFC 3339 offset is accepted,
+        // within what Postgres accepts (hours to 23, offsets to 15:59).
         SqlType::Timestamptz => format!(
             "CASE WHEN {text} ~ '^\\d{{4}}-\\d{{2}}-\\d{{2}}T\\d{{2}}:\\d{{2}}:\\d{{2}}(\\.\\d+)?(Z|[+-]\\d{{2}}:\\d{{2}})$' \
-             THEN {text}::timestamptz END"
+             THEN CASE WHEN {} AND substr({text}, 12, 2)::int <= 23 \
+             AND substr({text}, 15, 2)::int <= 59 AND substr({text}, 18, 2)::int <= 59 \
+             AND CASE WHEN right({text}, 1) = 'Z' THEN true \
+             ELSE substr(right({text}, 6), 2, 2)::int <= 15 AND right({text}, 2)::int <= 59 END \
+             THEN {text}::timestamptz END END",
+            valid_calendar_date(&text)
         ),
     }
+}
+
+/// Whether the first ten characters of `text`, known to be `dddd-dd-dd`, are a date
+/// Postgres accepts: year 1 or later, a real month, a day the month has.
+fn valid_calendar_date(text: &str) -> String {
+    let year = format!("substr({text}, 1, 4)::int");
+    let month = format!("substr({text}, 6, 2)::int");
+    let day = format!("substr({text}, 9, 2)::int");
+    format!(
+        "({year} >= 1 AND {month} BETWEEN 1 AND 12 AND {day} BETWEEN 1 AND \
+         CASE WHEN {month} IN (4, 6, 9, 11) THEN 30 WHEN {month} = 2 THEN \
+         CASE WHEN {year} % 4 = 0 AND ({year} % 100 <> 0 OR {year} % 400 = 0) THEN 29 ELSE 28 END \
+         ELSE 31 END)"
+    )
 }
 
 fn uuid_literal(id: Uuid) -> String {

@@ -3,6 +3,7 @@
 //! its own simulator, database and queue prefix, so they run in parallel.
 
 mod cluster;
+mod drift;
 mod failure;
 mod full_and_incremental;
 mod redelivery;

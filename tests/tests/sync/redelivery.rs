@@ -354,3 +354,51 @@ async fn watermark(env: &Env, table: &TableName) -> Option<chrono::DateTime<chro
         .await
         .unwrap()
 }
+
+/// A worker killed after its last page committed but before it told the committer:
+/// no outcome ever comes, and the committer's sweep closes the run from the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_whose_outcome_was_lost_is_closed_by_the_committers_sweep() {
+    let mut options = EnvOptions::default();
+    options.planner.initial_chunks = 2;
+    let env = Env::start(options).await;
+    // No worker: the chunks are done "by hand", as a worker would, without outcomes.
+    let report = env.plan(RunKind::Full, &[TableName::CALLS]).await;
+    let run = &report.started[0];
+    {
+        let mut db = env.pool().acquire().await.unwrap();
+        for chunk in list_chunks(&mut db, run.run_id).await.unwrap() {
+            hubsync_store::start_chunk(&mut db, chunk.id, "killed-worker")
+                .await
+                .unwrap();
+            hubsync_store::record_page(
+                &mut db,
+                chunk.id,
+                &hubsync_store::PageProgress {
+                    cursor: None,
+                    records: 0,
+                    unparsed_values: 0,
+                    last: true,
+                },
+            )
+            .await
+            .unwrap();
+        }
+    }
+    assert_eq!(
+        env.queues
+            .ready(&env.queues.names().queue(Route::Outcomes))
+            .await,
+        0,
+        "no outcome was published"
+    );
+    let committer = env.start_committer();
+    let progress = env.wait_for_runs(&[run.run_id], RUN_DEADLINE).await;
+    assert_eq!(progress[0].status, RunStatus::Succeeded, "{progress:?}");
+    assert_eq!(
+        watermark(&env, &TableName::CALLS).await,
+        Some(run.window.end())
+    );
+    committer.stop().await.unwrap();
+    env.finish().await;
+}

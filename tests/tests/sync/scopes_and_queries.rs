@@ -237,3 +237,34 @@ async fn an_uninstalled_app_marks_the_connection_for_reconnect_and_plans_nothing
     );
     env.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_table_the_connection_does_not_have_is_refused_and_nothing_is_planned() {
+    let env = Env::start(EnvOptions::default()).await;
+    let planned = hubsync_planner::plan(
+        &env.planner_context(),
+        hubsync_planner::SyncRequest {
+            connection: hubsync_store::ConnectionRef::Id(env.connection_id),
+            kind: RunKind::Full,
+            tables: vec![TableName::DEALS, TableName::parse("dealz").unwrap()],
+        },
+    )
+    .await;
+    let error = planned.expect_err("a misspelt table is an error");
+    assert!(
+        matches!(&error, hubsync_planner::PlanError::UnknownTables { unknown, .. } if unknown == &vec![TableName::parse("dealz").unwrap()]),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains("dealz") && message.contains("deals"),
+        "{message}"
+    );
+    let mut db = env.pool().acquire().await.unwrap();
+    let runs = hubsync_store::list_recent_runs(&mut db, Some(env.connection_id), 10)
+        .await
+        .unwrap();
+    assert!(runs.is_empty(), "nothing planned: {runs:?}");
+    drop(db);
+    env.finish().await;
+}

@@ -101,9 +101,13 @@ pub async fn run(settings: &Settings, args: ConnectArgs) -> Result<ExitCode> {
         .context("cannot store the connection")?
     };
     let portals = wiring::portal_clients(client, app, pool.clone(), key);
-    hubsync_planner::refresh_metadata(&pool, &portals, connection.id, &settings.sync)
-        .await
-        .context("connected, but the portal's metadata could not be read")?;
+    let metadata =
+        hubsync_planner::refresh_metadata(&pool, &portals, connection.id, &settings.sync)
+            .await
+            .context("connected, but the portal's metadata could not be read")?;
+    if let Some(error) = &metadata.views_error {
+        eprintln!("hubsync: warning: {error}");
+    }
 
     let mut conn = pool.acquire().await?;
     let connection = hubsync_store::get_connection(&mut conn, connection.id)

@@ -49,23 +49,22 @@ pub async fn run(settings: &Settings, args: RequeueArgs) -> Result<ExitCode> {
     };
 
     // Failed chunks back to `pending`, their runs back to `running`.
+    let mut skipped_runs: BTreeSet<RunId> = BTreeSet::new();
     let chunks: Vec<Chunk> = if let Some(run_id) = args.run {
         hubsync_store::requeue_run(&mut conn, run_id).await?
-    } else {
-        let ids: Vec<ChunkId> = if args.all_failed {
-            hubsync_store::list_failed_chunks(&mut conn, connection_id)
-                .await?
-                .into_iter()
-                .map(|chunk| chunk.id)
-                .collect()
-        } else {
-            args.chunk.clone()
-        };
-        if ids.is_empty() {
-            Vec::new()
-        } else {
-            hubsync_store::requeue_chunks(&mut conn, &ids).await?
+    } else if args.all_failed {
+        let outcome = hubsync_store::requeue_all_failed(&mut conn, connection_id).await?;
+        for (run_id, table, in_flight) in &outcome.skipped {
+            println!(
+                "left run {run_id} of table {table} failed: run {in_flight} of the table is in flight and reads its window again"
+            );
+            skipped_runs.insert(*run_id);
         }
+        outcome.requeued
+    } else if args.chunk.is_empty() {
+        Vec::new()
+    } else {
+        hubsync_store::requeue_chunks(&mut conn, &args.chunk).await?
     };
 
     // Their dead-lettered jobs go back first (their x-death history stays with them).
@@ -85,6 +84,7 @@ pub async fn run(settings: &Settings, args: RequeueArgs) -> Result<ExitCode> {
                     Some(run) => job.run_id == run,
                     None if args.all_failed => {
                         connection_id.is_none_or(|connection| job.connection_id == connection)
+                            && !skipped_runs.contains(&job.run_id)
                     }
                     None => false,
                 });

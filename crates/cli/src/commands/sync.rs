@@ -182,6 +182,9 @@ fn print_plan(out: &mut impl Write, report: &SyncPlanReport) -> std::io::Result<
             skipped.reason
         )?;
     }
+    if let Some(error) = &report.metadata.views_error {
+        writeln!(out, "  warning: the typed views were not rebuilt: {error}")?;
+    }
     for refused in &report.refused {
         writeln!(
             out,

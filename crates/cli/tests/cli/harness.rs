@@ -139,6 +139,43 @@ impl Harness {
             .expect("hubsync starts")
     }
 
+    /// Starts a long-running command whose logs (stderr) go to `log`, at `filter`.
+    pub fn spawn_logged(&self, args: &[&str], log: &std::path::Path, filter: &str) -> Child {
+        let file = std::fs::File::create(log).expect("log file");
+        self.command(args)
+            .env("HUBSYNC__LOG__FILTER", filter)
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(file))
+            .spawn()
+            .expect("hubsync starts")
+    }
+
+    /// The secrets every command is given: none may appear in what any prints.
+    pub fn secrets(&self) -> Vec<(&'static str, String)> {
+        let mut secrets = vec![
+            ("refresh token", self.portal.refresh_token.clone()),
+            ("client secret", self.portal.client_secret.clone()),
+        ];
+        for (what, name) in [
+            ("encryption key", "HUBSYNC__SECURITY__ENCRYPTION_KEY"),
+            ("database url", "HUBSYNC__DATABASE__URL"),
+            ("amqp url", "HUBSYNC__AMQP__URL"),
+        ] {
+            if let Some(value) = self.get(name) {
+                secrets.push((what, value));
+            }
+        }
+        // The passwords inside the URLs, as `user:password@`.
+        for name in ["HUBSYNC__DATABASE__URL", "HUBSYNC__AMQP__URL"] {
+            if let Some(url) = self.get(name).and_then(|url| url::Url::parse(&url).ok())
+                && let Some(password) = url.password()
+            {
+                secrets.push(("a password", format!("{}:{password}@", url.username())));
+            }
+        }
+        secrets
+    }
+
     pub async fn finish(self) {
         self.sim.shutdown().await;
         self.queues.delete().await;
@@ -176,4 +213,20 @@ impl Run {
         assert_eq!(self.code, Some(code), "{self:#?}");
         self
     }
+}
+
+/// Panics if `text` holds one of `secrets`, or something shaped like a HubSpot access
+/// token (the simulator mints `CK` and 254 letters and digits).
+pub fn assert_no_secrets(what: &str, text: &str, secrets: &[(&'static str, String)]) {
+    for (name, secret) in secrets {
+        assert!(
+            !text.contains(secret.as_str()),
+            "{what} shows the {name}:\n{text}"
+        );
+    }
+    let bytes = text.as_bytes();
+    let token_like = bytes.windows(42).any(|window| {
+        window.starts_with(b"CK") && window[2..].iter().all(u8::is_ascii_alphanumeric)
+    });
+    assert!(!token_like, "{what} shows an access token:\n{text}");
 }

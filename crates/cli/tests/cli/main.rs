@@ -12,7 +12,7 @@ use hubspot_sim::{EndpointFamily, Fault, FaultPlan, FaultRate, Tier};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use url::Url;
 
-use harness::{Harness, small_sim};
+use harness::{Harness, assert_no_secrets, small_sim};
 
 #[tokio::test]
 async fn bad_configuration_is_refused_before_anything_is_written() {
@@ -292,12 +292,21 @@ async fn sync_status_refusal_failure_requeue_and_graceful_stop() {
         .await
         .ok();
 
-    let mut worker = h.spawn(&["worker", "--concurrency", "2"]);
-    let mut committer = h.spawn(&["committer"]);
+    // The roles log at debug level into files: no secret may reach them.
+    let logs = std::env::temp_dir().join(format!("hubsync-cli-{}", h.queues.prefix));
+    std::fs::create_dir_all(&logs).unwrap();
+    let mut worker = h.spawn_logged(
+        &["worker", "--concurrency", "2"],
+        &logs.join("worker.log"),
+        "debug",
+    );
+    let mut committer = h.spawn_logged(&["committer"], &logs.join("committer.log"), "debug");
+    let mut printed = String::new();
     let run = h
         .run(&["sync", "--connection", &h.hub(), "--full", "--wait"])
         .await
         .ok();
+    printed.push_str(&format!("{run:?}"));
     assert!(run.stdout.contains("deals"), "{run:#?}");
     let status = h.run(&["status", "--connection", &h.hub()]).await.ok();
     let deals = status
@@ -349,8 +358,10 @@ async fn sync_status_refusal_failure_requeue_and_graceful_stop() {
         .await
         .failed_with(1);
     assert!(failed.stderr.contains("did not succeed"), "{failed:#?}");
+    printed.push_str(&format!("{failed:?}"));
     let status = h.run(&["status", "--connection", &h.hub()]).await.ok();
     assert!(status.stdout.contains("failed chunks"), "{}", status.stdout);
+    printed.push_str(&format!("{status:?}"));
     let watermark_after: Option<chrono::DateTime<chrono::Utc>> =
         sqlx::query_scalar("SELECT watermark FROM hubsync.tables WHERE table_name = 'deals'")
             .fetch_one(&h.db.pool)
@@ -365,6 +376,7 @@ async fn sync_status_refusal_failure_requeue_and_graceful_stop() {
     h.sim.control().clear_faults();
     let run = h.run(&["requeue", "--all-failed"]).await.ok();
     assert!(run.stdout.contains("requeued"), "{run:#?}");
+    printed.push_str(&format!("{run:?}"));
     let moved = async {
         loop {
             let watermark: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
@@ -464,6 +476,19 @@ async fn sync_status_refusal_failure_requeue_and_graceful_stop() {
         .expect("committer stops on SIGTERM")
         .unwrap();
     assert!(code.success(), "committer exits 0 on SIGTERM: {code:?}");
+
+    let secrets = h.secrets();
+    assert_no_secrets("what the commands printed", &printed, &secrets);
+    for log in ["worker.log", "committer.log"] {
+        let text = std::fs::read_to_string(logs.join(log)).unwrap();
+        assert!(
+            text.contains("hubspot") || text.contains("chunk"),
+            "{log} holds the role's debug logs: {text}"
+        );
+        assert_no_secrets(log, &text, &secrets);
+        assert!(!text.contains('\u{1b}'), "{log}: colour codes in a file");
+    }
+    let _ = std::fs::remove_dir_all(&logs);
     h.finish().await;
 }
 

@@ -27,7 +27,7 @@ use crate::runs::{Run, fetch_run};
 
 mod requeue;
 
-pub use requeue::{requeue_chunks, requeue_run};
+pub use requeue::{AllFailedRequeue, requeue_all_failed, requeue_chunks, requeue_run};
 
 /// A stored chunk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -272,16 +272,25 @@ pub async fn list_chunks(conn: &mut PgConnection, run_id: RunId) -> Result<Vec<C
     chunks_from(rows)
 }
 
-/// Failed chunks of runs that can still complete (running or failed, not cancelled),
-/// of one connection or of all, oldest first.
+/// Failed chunks that hold their table's watermark back, of one connection or of all,
+/// oldest first: those of running runs, and of failed runs that no later run has
+/// superseded. A failed run whose window end the table's watermark has reached since
+/// is left out: a later run succeeded from the same held watermark, so it read that
+/// window again, and requeueing it could not move the watermark.
 pub async fn list_failed_chunks(
     conn: &mut PgConnection,
     connection_id: Option<ConnectionId>,
 ) -> Result<Vec<Chunk>> {
     let columns = chunk_columns_of("c");
     let rows: Vec<ChunkRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {columns} FROM hubsync.chunks c JOIN hubsync.runs r ON r.id = c.run_id
-         WHERE c.status = 'failed' AND r.status IN ('running', 'failed')
+        "SELECT {columns} FROM hubsync.chunks c
+         JOIN hubsync.runs r ON r.id = c.run_id
+         JOIN hubsync.tables t
+           ON t.connection_id = r.connection_id AND t.table_name = r.table_name
+         WHERE c.status = 'failed'
+           AND (r.status = 'running'
+                OR (r.status = 'failed'
+                    AND (t.watermark IS NULL OR t.watermark < r.window_end)))
            AND ($1::uuid IS NULL OR c.connection_id = $1)
          ORDER BY c.updated_at, c.id"
     )))

@@ -1,15 +1,18 @@
 //! Requeueing failed chunks (ops): back to `pending`, their runs reopened.
 
-use hubsync_core::{ChunkId, ChunkState, RunId};
+use std::collections::BTreeMap;
+
+use hubsync_core::{ChunkId, ChunkState, ConnectionId, RunId, TableName};
 use sqlx::{Connection as _, PgConnection};
 use uuid::Uuid;
 
-use super::{Chunk, ChunkRow, chunk_columns_of, chunks_from, list_chunks};
+use super::{Chunk, ChunkRow, chunk_columns_of, chunks_from, list_chunks, list_failed_chunks};
 use crate::error::{Error, RUNNING_RUN_INDEX, Result, sqlstate, violation};
 use crate::runs::{fetch_run, running_run_of};
 
-/// Puts failed chunks back to `pending` (cursor kept: they resume) and reopens their
-/// runs, for ops to republish them. Chunks that are not failed, or whose run was
+/// Puts failed chunks back to `pending` (cursor kept: they resume; attempts counted
+/// afresh: a requeued chunk gets `worker.max_attempts` again, not one attempt past
+/// the limit that failed it) and reopens their runs, for ops to republish them. Chunks that are not failed, or whose run was
 /// cancelled, are left alone. Reopening a run while another run of its table is in
 /// flight is refused with [`Error::RunInFlight`], and nothing changes.
 pub async fn requeue_chunks(conn: &mut PgConnection, chunk_ids: &[ChunkId]) -> Result<Vec<Chunk>> {
@@ -18,7 +21,7 @@ pub async fn requeue_chunks(conn: &mut PgConnection, chunk_ids: &[ChunkId]) -> R
     let rows: Vec<ChunkRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE hubsync.chunks c
          SET status = 'pending', error = NULL, worker_id = NULL, published_at = NULL,
-             finished_at = NULL, updated_at = now()
+             attempts = 0, finished_at = NULL, updated_at = now()
          FROM hubsync.runs r
          WHERE c.id = ANY($1) AND c.status = 'failed' AND r.id = c.run_id
            AND r.status IN ('running', 'failed')
@@ -37,6 +40,42 @@ pub async fn requeue_chunks(conn: &mut PgConnection, chunk_ids: &[ChunkId]) -> R
     }
     tx.commit().await?;
     Ok(chunks)
+}
+
+/// What [`requeue_all_failed`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllFailedRequeue {
+    /// The chunks put back to `pending`, their runs reopened.
+    pub requeued: Vec<Chunk>,
+    /// Failed runs left as they are because another run of their table is in flight
+    /// (it reads their window again): (failed run, table, run in flight).
+    pub skipped: Vec<(RunId, TableName, RunId)>,
+}
+
+/// Requeues the failed chunks that hold a watermark back (see
+/// [`super::list_failed_chunks`]), of one connection or of all, run by run: a run
+/// whose table has another run in flight cannot be reopened, and is reported in
+/// `skipped` without stopping the others.
+pub async fn requeue_all_failed(
+    conn: &mut PgConnection,
+    connection_id: Option<ConnectionId>,
+) -> Result<AllFailedRequeue> {
+    let mut by_run: BTreeMap<RunId, Vec<ChunkId>> = BTreeMap::new();
+    for chunk in list_failed_chunks(conn, connection_id).await? {
+        by_run.entry(chunk.run_id).or_default().push(chunk.id);
+    }
+    let mut outcome = AllFailedRequeue::default();
+    for (run_id, chunk_ids) in by_run {
+        match requeue_chunks(conn, &chunk_ids).await {
+            Ok(chunks) => outcome.requeued.extend(chunks),
+            Err(Error::RunInFlight {
+                table,
+                run_id: in_flight,
+            }) => outcome.skipped.push((run_id, table, in_flight)),
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(outcome)
 }
 
 /// Requeues every failed chunk of a run (see [`requeue_chunks`]).

@@ -1,7 +1,8 @@
 use hubsync_core::{ChunkId, TableName};
 use hubsync_store::{
     CommitOutcome, Error, PageProgress, RunStatus, commit_run, get_run, get_watermark,
-    mark_chunk_failed, record_page, requeue_run, reset_watermark, split_chunk, start_chunk,
+    list_failed_chunks, mark_chunk_failed, record_page, requeue_all_failed, requeue_run,
+    reset_watermark, split_chunk, start_chunk,
 };
 use sqlx::{PgConnection, PgPool};
 
@@ -270,5 +271,70 @@ async fn a_run_planned_from_a_stale_watermark_still_commits(pool: PgPool) -> Tes
         hubsync_store::running_run_of(&mut conn, c.id, &deals).await?,
         None
     );
+    Ok(())
+}
+
+/// A failed run holds its table's watermark, so its failed chunks are listed (for
+/// `status` and `requeue --all-failed`) until a later run of the table succeeds from
+/// the same held watermark: that run read the failed run's window again, and the
+/// failed chunks no longer hold anything back.
+#[sqlx::test(migrator = "hubsync_store::MIGRATOR")]
+async fn a_failed_run_superseded_by_a_later_success_is_no_longer_listed(
+    pool: PgPool,
+) -> TestResult {
+    let mut conn = pool.acquire().await?;
+    let c = connection_with_tables(&mut conn, 1).await;
+    let deals = TableName::DEALS;
+    reset_watermark(&mut conn, c.id, &deals, Some(at(500))).await?;
+    let failed = run_with_chunks(&mut conn, c.id, &deals, Some(at(500)), 400, 9_000, 1).await;
+    start_chunk(&mut conn, failed.chunks[0].id, "w").await?;
+    mark_chunk_failed(&mut conn, failed.chunks[0].id, "HTTP 500").await?;
+    assert!(matches!(
+        commit_run(&mut conn, failed.run.id).await?,
+        CommitOutcome::Failed { .. }
+    ));
+    let listed = |chunks: Vec<hubsync_store::Chunk>| -> Vec<ChunkId> {
+        chunks.into_iter().map(|chunk| chunk.id).collect()
+    };
+    assert_eq!(
+        listed(list_failed_chunks(&mut conn, Some(c.id)).await?),
+        vec![failed.chunks[0].id]
+    );
+
+    // The next run starts from the same held watermark; while it is in flight the
+    // failed chunk still holds the watermark.
+    let next = run_with_chunks(&mut conn, c.id, &deals, Some(at(500)), 400, 20_000, 1).await;
+    assert_eq!(
+        listed(list_failed_chunks(&mut conn, None).await?),
+        vec![failed.chunks[0].id]
+    );
+    // Requeueing everything that failed cannot reopen that run (its table has a run
+    // in flight), but says so and still requeues the failed runs of other tables.
+    let companies = TableName::COMPANIES;
+    let other = run_with_chunks(&mut conn, c.id, &companies, None, 400, 9_000, 1).await;
+    start_chunk(&mut conn, other.chunks[0].id, "w").await?;
+    mark_chunk_failed(&mut conn, other.chunks[0].id, "HTTP 500").await?;
+    commit_run(&mut conn, other.run.id).await?;
+    let all = requeue_all_failed(&mut conn, Some(c.id)).await?;
+    assert_eq!(listed(all.requeued), vec![other.chunks[0].id]);
+    assert_eq!(
+        all.skipped,
+        vec![(failed.run.id, deals.clone(), next.run.id)]
+    );
+    assert_eq!(
+        get_run(&mut conn, failed.run.id).await?.unwrap().status,
+        RunStatus::Failed
+    );
+    assert_eq!(
+        get_run(&mut conn, other.run.id).await?.unwrap().status,
+        RunStatus::Running
+    );
+    succeed(&mut conn, next.chunks[0].id, 7).await;
+    assert!(matches!(
+        commit_run(&mut conn, next.run.id).await?,
+        CommitOutcome::Committed { .. }
+    ));
+    assert!(list_failed_chunks(&mut conn, Some(c.id)).await?.is_empty());
+    assert!(list_failed_chunks(&mut conn, None).await?.is_empty());
     Ok(())
 }

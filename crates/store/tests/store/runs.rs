@@ -184,16 +184,21 @@ async fn chunks_move_through_their_states(pool: PgPool) -> TestResult {
     assert_eq!((counts.succeeded, counts.failed, counts.total()), (1, 1, 2));
     assert_eq!(counts.records, 115);
 
-    // Requeue: pending again with its cursor kept.
+    // Requeue: pending again with its cursor kept, and its attempts counted afresh:
+    // the worker fails a chunk once its attempts reach `max_attempts`, and a requeued
+    // chunk must get its retries again, not fail at its first transient error.
+    let cursor_before = get_chunk(&mut conn, b).await?.unwrap().cursor;
     let requeued = requeue_chunks(&mut conn, &[a, b]).await?;
     assert_eq!(requeued.len(), 1, "only the failed chunk is requeued");
     assert_eq!(requeued[0].state, ChunkState::Pending);
     assert_eq!(requeued[0].error, None);
     assert_eq!(requeued[0].published_at, None);
+    assert_eq!(requeued[0].cursor, cursor_before);
+    assert_eq!(requeued[0].attempts, 0);
     let ChunkStart::Started(again) = start_chunk(&mut conn, b, "worker-2").await? else {
         panic!("not started");
     };
-    assert_eq!(again.attempts, 2);
+    assert_eq!(again.attempts, 1);
     mark_chunk_succeeded(&mut conn, b).await?;
     assert_eq!(
         run_chunk_counts(&mut conn, created.run.id).await?.succeeded,
