@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use hubsync_core::{ChunkId, RunId, decode_job, encode_job};
+use hubsync_core::{ChunkId, ChunkState, RunId, decode_job, encode_job};
 use hubsync_queue::{OutgoingMessage, Route};
 use hubsync_store::{Chunk, ConnectionRef};
 
@@ -19,7 +19,7 @@ use crate::wiring;
 #[derive(Debug, Args)]
 #[group(required = true, multiple = false)]
 pub struct RequeueArgs {
-    /// Every failed chunk of this run.
+    /// Every failed chunk of this run, and its pending ones (republished).
     #[arg(long)]
     run: Option<RunId>,
     /// These chunks (repeat the flag).
@@ -51,7 +51,19 @@ pub async fn run(settings: &Settings, args: RequeueArgs) -> Result<ExitCode> {
     // Failed chunks back to `pending`, their runs back to `running`.
     let mut skipped_runs: BTreeSet<RunId> = BTreeSet::new();
     let chunks: Vec<Chunk> = if let Some(run_id) = args.run {
-        hubsync_store::requeue_run(&mut conn, run_id).await?
+        let mut chunks = hubsync_store::requeue_run(&mut conn, run_id).await?;
+        // A run's pending chunks go too: their jobs may have been lost (a purged queue),
+        // and a second copy of a job is harmless, while a lost one stalls the run.
+        let requeued: BTreeSet<ChunkId> = chunks.iter().map(|chunk| chunk.id).collect();
+        chunks.extend(
+            hubsync_store::list_chunks(&mut conn, run_id)
+                .await?
+                .into_iter()
+                .filter(|chunk| {
+                    chunk.state == ChunkState::Pending && !requeued.contains(&chunk.id)
+                }),
+        );
+        chunks
     } else if args.all_failed {
         let outcome = hubsync_store::requeue_all_failed(&mut conn, connection_id).await?;
         for (run_id, table, in_flight) in &outcome.skipped {
@@ -133,7 +145,7 @@ pub async fn run(settings: &Settings, args: RequeueArgs) -> Result<ExitCode> {
 
     let runs: BTreeSet<RunId> = chunks.iter().map(|chunk| chunk.run_id).collect();
     println!(
-        "requeued {} failed chunk(s) of {} run(s): {} job(s) back from the dead-letter queue, {} republished",
+        "requeued {} chunk(s) of {} run(s): {} job(s) back from the dead-letter queue, {} republished",
         chunks.len(),
         runs.len(),
         revived.len(),

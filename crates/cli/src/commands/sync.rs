@@ -108,8 +108,9 @@ pub async fn run(settings: &Settings, args: SyncArgs) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     };
-    if started.is_empty() && any_refused {
-        // Everything asked for is already running: say so in the exit status too.
+    if started.is_empty() && any_refused && !args.all {
+        // Everything asked for is already running: say so in the exit status too. Not
+        // with --all: a scheduler that fires while runs are in flight is doing fine.
         code = ExitCode::from(3);
     }
     if args.wait && !started.is_empty() {

@@ -403,7 +403,15 @@ async fn sync_status_refusal_failure_requeue_and_graceful_stop() {
         .unwrap();
     assert!(code.success(), "worker exits 0 on SIGTERM: {code:?}");
     let planned = h
-        .run(&["sync", "--connection", &h.hub(), "--table", "companies"])
+        .run(&[
+            "sync",
+            "--connection",
+            &h.hub(),
+            "--table",
+            "companies",
+            "--table",
+            "calls",
+        ])
         .await
         .ok();
     let refused = h
@@ -414,51 +422,72 @@ async fn sync_status_refusal_failure_requeue_and_graceful_stop() {
         refused.stdout.contains("already has a run in flight"),
         "{refused:#?}"
     );
+    let run_of = |table: &str| -> String {
+        let line = planned
+            .stdout
+            .lines()
+            .find(|line| line.trim_start().starts_with(table))
+            .unwrap_or_else(|| panic!("{table} planned: {}", planned.stdout));
+        line.split_whitespace()
+            .skip_while(|word| *word != "run")
+            .nth(1)
+            .expect("the run id is printed")
+            .to_owned()
+    };
+    let (companies_run, calls_run) = (run_of("companies"), run_of("calls"));
 
-    // The broker dead-letters the job on its own (as past the queue's delivery limit):
-    // its chunk stays `running`, not `failed`, and `requeue --run` brings it back.
-    let run_id = planned
-        .stdout
-        .split_whitespace()
-        .skip_while(|word| *word != "run")
-        .nth(1)
-        .expect("the run id is printed")
-        .to_owned();
+    // Both jobs leave the work queue: the broker dead-letters the companies job on its
+    // own (as past the queue's delivery limit: its chunk stays `pending`, not
+    // `failed`), and the calls job is lost (a purged queue). `requeue --run` brings
+    // back the first from the dead-letter queue and republishes the second.
     let names = h.queues.names();
-    let job = h
-        .queues
-        .take_one(&names.queue(hubsync_queue::Route::Chunks))
-        .await
-        .expect("the companies job waits in the queue");
-    let chunk_id = hubsync_core::decode_job(&job).unwrap().chunk_id.to_string();
-    h.queues
-        .put(
-            &names.dead_queue(hubsync_queue::Route::Chunks),
-            &chunk_id,
-            &job,
-        )
-        .await;
-    let run = h.run(&["requeue", "--run", &run_id]).await.ok();
+    let work_queue = names.queue(hubsync_queue::Route::Chunks);
+    for _ in 0..2 {
+        let job = h
+            .queues
+            .take_one(&work_queue)
+            .await
+            .expect("the planned jobs wait in the queue");
+        let job_of = hubsync_core::decode_job(&job).unwrap();
+        if job_of.table.as_str() == "companies" {
+            h.queues
+                .put(
+                    &names.dead_queue(hubsync_queue::Route::Chunks),
+                    &job_of.chunk_id.to_string(),
+                    &job,
+                )
+                .await;
+        }
+    }
+    let run = h.run(&["requeue", "--run", &companies_run]).await.ok();
     assert!(
         run.stdout
-            .contains("1 job(s) back from the dead-letter queue"),
+            .contains("1 job(s) back from the dead-letter queue, 0 republished"),
+        "{run:#?}"
+    );
+    let run = h.run(&["requeue", "--run", &calls_run]).await.ok();
+    assert!(
+        run.stdout
+            .contains("0 job(s) back from the dead-letter queue, 1 republished"),
         "{run:#?}"
     );
     let mut worker = h.spawn(&["worker"]);
-    let finished = h
-        .run(&["status", "--connection", &h.hub(), "--runs", "1"])
+    let recent = h
+        .run(&["status", "--connection", &h.hub(), "--runs", "2"])
         .await
         .ok();
-    assert!(finished.stdout.contains(&run_id), "{}", finished.stdout);
+    assert!(recent.stdout.contains(&companies_run), "{}", recent.stdout);
     let completed = async {
         loop {
-            let status: String =
-                sqlx::query_scalar("SELECT status FROM hubsync.runs WHERE id = $1::uuid")
-                    .bind(&run_id)
-                    .fetch_one(&h.db.pool)
-                    .await
-                    .unwrap();
-            if status == "succeeded" {
+            let finished: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM hubsync.runs WHERE id IN ($1::uuid, $2::uuid) AND status = 'succeeded'",
+            )
+            .bind(&companies_run)
+            .bind(&calls_run)
+            .fetch_one(&h.db.pool)
+            .await
+            .unwrap();
+            if finished == 2 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
@@ -466,7 +495,7 @@ async fn sync_status_refusal_failure_requeue_and_graceful_stop() {
     };
     tokio::time::timeout(Duration::from_secs(60), completed)
         .await
-        .expect("the revived job completes its run");
+        .expect("the revived and the republished jobs complete their runs");
     signal_term(&worker);
     assert!(worker.wait().await.unwrap().success());
 
