@@ -287,6 +287,9 @@ fn classify(table: &TableSpec, definition: &PropertyDefinition) -> (FieldType, b
             (FieldType::User, true)
         }
         "enumeration" => (FieldType::Picklist, checkbox),
+        // The product's "user → user": no HubSpot read API documents a `user` type
+        // today, but should one name it, its values are user references.
+        "user" => (FieldType::User, checkbox),
         "date" | "datetime" => (FieldType::Date, false),
         "bool" => (FieldType::Bool, false),
         // string, phone_number, object_coordinates, json and any type HubSpot adds later:

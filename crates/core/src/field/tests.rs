@@ -238,6 +238,19 @@ fn dates_and_datetimes_differ_in_sql_type() {
 }
 
 #[test]
+fn a_user_type_is_a_user_field() {
+    let single = map(TableName::DEALS, &definition("approver", "user", "select"));
+    assert_eq!(single.field_type, FieldType::User);
+    assert_eq!(single.sql_type(), SqlType::Text);
+    let many = map(
+        TableName::DEALS,
+        &definition("reviewers", "user", "checkbox"),
+    );
+    assert_eq!(many.field_type, FieldType::User);
+    assert_eq!(many.sql_type(), SqlType::TextArray);
+}
+
+#[test]
 fn every_other_type_is_a_string() {
     for property_type in [
         "string",
