@@ -14,6 +14,8 @@
 //! after a loss (the topology is redeclared each time). During an outage a publish
 //! retries until `publish_timeout` and then fails with [`Error::Timeout`]; a consumer
 //! pauses and resumes, and the broker redelivers what was unacked on the lost channel.
+//! The reconnection backoff comes from `backon`, the maintained successor of `backoff`
+//! (flagged unmaintained by RUSTSEC-2025-0012).
 
 mod broker;
 mod consumer;

@@ -12,6 +12,9 @@
 //! call (≤ 200 records with every property, from the search bucket) and one v4
 //! association batch read per join of its table (standard bucket); the next page is
 //! searched while the current one is written.
+//!
+//! A failed attempt at a chunk is retried with jittered exponential backoff from
+//! `backon`, which replaces `backoff`: `backoff` is unmaintained (RUSTSEC-2025-0012).
 
 mod chunk;
 mod db;
