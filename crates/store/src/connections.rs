@@ -153,6 +153,14 @@ impl TryFrom<ConnectionRow> for Connection {
 const CONNECTION_COLUMNS: &str = "id, hub_id, schema_name, client_id, granted_scopes, status, \
      status_reason, left_out, refresh_token_updated_at, created_at, updated_at";
 
+/// An update of one connection by id: no row means no such connection.
+fn found(updated: u64, id: ConnectionId) -> Result<()> {
+    if updated == 0 {
+        return Err(Error::ConnectionNotFound(id.to_string()));
+    }
+    Ok(())
+}
+
 /// The authenticated data binding a sealed token to its connection's row.
 fn token_context(id: ConnectionId) -> [u8; 16] {
     *id.as_uuid().as_bytes()
@@ -292,10 +300,7 @@ pub async fn set_connection_status(
     .execute(conn)
     .await?
     .rows_affected();
-    if updated == 0 {
-        return Err(Error::ConnectionNotFound(id.to_string()));
-    }
-    Ok(())
+    found(updated, id)
 }
 
 /// Records the scopes introspection found granted (they change when the app is
@@ -314,10 +319,7 @@ pub async fn set_granted_scopes(
     .execute(conn)
     .await?
     .rows_affected();
-    if updated == 0 {
-        return Err(Error::ConnectionNotFound(id.to_string()));
-    }
-    Ok(())
+    found(updated, id)
 }
 
 /// Records what the catalog left out of the connection's sync (replacing the last list).
@@ -334,10 +336,7 @@ pub async fn set_connection_left_out(
     .execute(conn)
     .await?
     .rows_affected();
-    if updated == 0 {
-        return Err(Error::ConnectionNotFound(id.to_string()));
-    }
-    Ok(())
+    found(updated, id)
 }
 
 /// Stores a new refresh token (HubSpot may rotate it on refresh).
@@ -358,10 +357,7 @@ pub async fn store_refresh_token(
     .execute(conn)
     .await?
     .rows_affected();
-    if updated == 0 {
-        return Err(Error::ConnectionNotFound(id.to_string()));
-    }
-    Ok(())
+    found(updated, id)
 }
 
 /// The connection's refresh token. A key other than the one it was stored with gives
