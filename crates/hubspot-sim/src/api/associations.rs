@@ -109,25 +109,10 @@ async fn batch_read(
     let (from, from_table) = table_of(&data, &from_name)?;
     let (to, to_table) = table_of(&data, &to_name)?;
     scopes_for(&caller, &data, from, to)?;
-    let inputs = body
-        .get("inputs")
-        .and_then(Value::as_array)
-        .ok_or_else(ApiError::bad_request)?;
-    if inputs.len() > MAX_BATCH_INPUTS {
-        return Err(ApiError::validation(format!(
-            "Batch input size {} exceeds the limit of {MAX_BATCH_INPUTS}",
-            inputs.len()
-        )));
-    }
     let mut results = Vec::new();
     let mut errors = Vec::new();
     let mut returned = 0u64;
-    for input in inputs {
-        let raw = match input.get("id") {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
-            _ => return Err(ApiError::bad_request()),
-        };
+    for (input, raw) in batch_inputs(&body)? {
         let offset = match input.get("after").and_then(Value::as_str) {
             Some(a) => decode_offset(a)
                 .ok_or_else(|| ApiError::validation(format!("Invalid 'after' cursor: {a}")))?,
@@ -214,25 +199,10 @@ async fn batch_read_v3(
     let (from, from_table) = table_of(&data, &from_name)?;
     let (to, to_table) = table_of(&data, &to_name)?;
     scopes_for(&caller, &data, from, to)?;
-    let inputs = body
-        .get("inputs")
-        .and_then(Value::as_array)
-        .ok_or_else(ApiError::bad_request)?;
-    if inputs.len() > MAX_BATCH_INPUTS {
-        return Err(ApiError::validation(format!(
-            "Batch input size {} exceeds the limit of {MAX_BATCH_INPUTS}",
-            inputs.len()
-        )));
-    }
     let mut results = Vec::new();
     let mut errors = Vec::new();
     let mut returned = 0u64;
-    for input in inputs {
-        let raw = match input.get("id") {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
-            _ => return Err(ApiError::bad_request()),
-        };
+    for (_, raw) in batch_inputs(&body)? {
         let links = raw
             .parse::<u64>()
             .ok()
@@ -334,4 +304,27 @@ async fn labels(
         .map(|d| json!({"category": d.category.as_str(), "typeId": d.type_id, "label": d.label}))
         .collect();
     Ok(axum::Json(json!({"results": results})).into_response())
+}
+
+/// The `inputs` of an association batch read (v3 and v4 alike), each with its `from`
+/// id as sent: HubSpot takes a string or a number. More than HubSpot's limit is a 400.
+fn batch_inputs(body: &Value) -> Result<Vec<(&Value, String)>, ApiError> {
+    let inputs = body
+        .get("inputs")
+        .and_then(Value::as_array)
+        .ok_or_else(ApiError::bad_request)?;
+    if inputs.len() > MAX_BATCH_INPUTS {
+        return Err(ApiError::validation(format!(
+            "Batch input size {} exceeds the limit of {MAX_BATCH_INPUTS}",
+            inputs.len()
+        )));
+    }
+    inputs
+        .iter()
+        .map(|input| match input.get("id") {
+            Some(Value::String(s)) => Ok((input, s.clone())),
+            Some(Value::Number(n)) => Ok((input, n.to_string())),
+            _ => Err(ApiError::bad_request()),
+        })
+        .collect()
 }
