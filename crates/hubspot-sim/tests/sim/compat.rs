@@ -7,7 +7,45 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::helpers::start;
+use crate::helpers::{TestSim, start};
+
+fn compat_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("compat")
+        .join(name)
+}
+
+/// Runs a client script with the portal's credentials line as its argument and checks
+/// that it went through every step of the sync's API surface.
+async fn run_client(t: &TestSim, mut command: tokio::process::Command, client: &str) {
+    let line = serde_json::to_string(&t.portal).unwrap();
+    let output = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        command.arg(line).output(),
+    )
+    .await
+    .expect("the script finishes within a minute")
+    .expect("the script runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{client} client failed:\n{stdout}\n{stderr}"
+    );
+    for step in [
+        "oauth refresh",
+        "list",
+        "search",
+        "properties",
+        "owners",
+        "associations v4 batch read",
+    ] {
+        assert!(
+            stdout.contains(&format!("ok {step}")),
+            "{client}: missing step {step}:\n{stdout}"
+        );
+    }
+}
 
 /// The pinned client version the script was written against.
 const PYTHON_CLIENT: &str = "hubspot-api-client==12.0.0";
@@ -58,39 +96,9 @@ async fn hubspots_python_client_runs_unmodified() {
         return;
     };
     let t = start().await;
-    let line = serde_json::to_string(&t.portal).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("compat")
-        .join("python_client.py");
-    let output = tokio::time::timeout(
-        std::time::Duration::from_secs(60),
-        tokio::process::Command::new(python)
-            .arg(script)
-            .arg(line)
-            .output(),
-    )
-    .await
-    .expect("the script finishes within a minute")
-    .expect("the script runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "python client failed:\n{stdout}\n{stderr}"
-    );
-    for step in [
-        "oauth refresh",
-        "list",
-        "search",
-        "properties",
-        "owners",
-        "associations v4 batch read",
-    ] {
-        assert!(
-            stdout.contains(&format!("ok {step}")),
-            "missing step {step}:\n{stdout}"
-        );
-    }
+    let mut command = tokio::process::Command::new(python);
+    command.arg(compat_script("python_client.py"));
+    run_client(&t, command, "python").await;
     // the client really went over HTTP to the simulator
     let counters = t.control().counters();
     assert!(counters.requests_of("oauth") >= 1);
@@ -150,39 +158,10 @@ async fn hubspots_node_client_runs_unmodified() {
         return;
     };
     let t = start().await;
-    let line = serde_json::to_string(&t.portal).unwrap();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("compat")
-        .join("node_client.mjs");
-    let output = tokio::time::timeout(
-        std::time::Duration::from_secs(60),
-        tokio::process::Command::new("node")
-            .arg(script)
-            .arg(line)
-            .env("HUBSPOT_CLIENT_DIR", modules)
-            .output(),
-    )
-    .await
-    .expect("the script finishes within a minute")
-    .expect("the script runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "node client failed:\n{stdout}\n{stderr}"
-    );
-    for step in [
-        "oauth refresh",
-        "list",
-        "search",
-        "properties",
-        "owners",
-        "associations v4 batch read",
-    ] {
-        assert!(
-            stdout.contains(&format!("ok {step}")),
-            "missing step {step}:\n{stdout}"
-        );
-    }
+    let mut command = tokio::process::Command::new("node");
+    command
+        .arg(compat_script("node_client.mjs"))
+        .env("HUBSPOT_CLIENT_DIR", modules);
+    run_client(&t, command, "node").await;
     assert!(t.control().counters().requests_of("associations") >= 1);
 }
