@@ -80,11 +80,7 @@ impl SimControl {
         let mut data = write(&portal.data);
         let table = data.table_mut(object_type)?;
         let id = table.create(properties, now_ms(), lag)?;
-        let record = table
-            .live
-            .get(&id)
-            .ok_or(StoreError::NotFound(object_type.into(), id))?;
-        Ok(record_of(table, record))
+        live_record(table, object_type, id)
     }
 
     /// Updates a record; its last-modified property and `updatedAt` move to now (or to
@@ -102,11 +98,7 @@ impl SimControl {
         let mut data = write(&portal.data);
         let table = data.table_mut(object_type)?;
         let id = table.update(id, properties, modified_at.unwrap_or_else(now_ms), lag)?;
-        let record = table
-            .live
-            .get(&id)
-            .ok_or(StoreError::NotFound(object_type.into(), id))?;
-        Ok(record_of(table, record))
+        live_record(table, object_type, id)
     }
 
     /// Moves a record to the recycle bin now.
@@ -449,4 +441,17 @@ impl SimControl {
         owner.updated_ms = now_ms();
         Ok(())
     }
+}
+
+/// A live record as the control API shows it (after a create or an update).
+fn live_record(
+    table: &crate::store::ObjectTable,
+    object_type: &str,
+    id: u64,
+) -> Result<SimRecord, ControlError> {
+    let record = table
+        .live
+        .get(&id)
+        .ok_or(StoreError::NotFound(object_type.into(), id))?;
+    Ok(record_of(table, record))
 }
