@@ -101,6 +101,21 @@ pub async fn next_within(consumer: &mut Consumer, wait: Duration) -> Option<Deli
     }
 }
 
+/// How long a test waits for a delivery that must come.
+pub const WAIT: Duration = Duration::from_secs(3);
+
+/// Takes `count` deliveries (each within `WAIT`) and acks them.
+pub async fn ack_next(count: usize, consumer: &mut Consumer) {
+    for _ in 0..count {
+        next_within(consumer, WAIT)
+            .await
+            .expect("a delivery")
+            .ack()
+            .await
+            .unwrap();
+    }
+}
+
 pub async fn raw_channel() -> (Connection, Channel) {
     let connection = Connection::connect(&amqp_url(), ConnectionProperties::default())
         .await

@@ -3,9 +3,8 @@ use std::time::Duration;
 use hubsync_queue::{JobQueue, Route};
 use lapin::types::AMQPValue;
 
-use crate::common::{TestBroker, get_one, next_within, settings};
+use crate::common::{TestBroker, WAIT, ack_next, get_one, next_within, settings};
 
-const WAIT: Duration = Duration::from_secs(3);
 const QUIET: Duration = Duration::from_millis(300);
 
 #[tokio::test]
@@ -99,14 +98,7 @@ async fn prefetch_bounds_unacked_deliveries() {
     for delivery in [b, c] {
         delivery.ack().await.unwrap();
     }
-    for _ in 0..2 {
-        next_within(&mut consumer, WAIT)
-            .await
-            .unwrap()
-            .ack()
-            .await
-            .unwrap();
-    }
+    ack_next(2, &mut consumer).await;
     consumer.close().await.unwrap();
     test.wait_ready(&queue, 0).await;
 }
@@ -156,14 +148,7 @@ async fn cancelled_consumer_takes_nothing_new_but_can_ack_in_flight() {
     test.wait_ready(&queue, 3).await;
 
     let (mut next_pod, _shutdown) = test.consumer(Route::Chunks).await;
-    for _ in 0..3 {
-        next_within(&mut next_pod, WAIT)
-            .await
-            .unwrap()
-            .ack()
-            .await
-            .unwrap();
-    }
+    ack_next(3, &mut next_pod).await;
     next_pod.close().await.unwrap();
     test.wait_ready(&queue, 0).await;
 }
