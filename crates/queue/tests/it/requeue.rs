@@ -1,11 +1,7 @@
-use std::time::Duration;
-
 use hubsync_queue::{Error, JobQueue, RequeueReport, Route};
 use lapin::options::QueueDeleteOptions;
 
-use crate::common::{TestBroker, next_within, raw_channel, settings};
-
-const WAIT: Duration = Duration::from_secs(3);
+use crate::common::{TestBroker, WAIT, next_within, raw_channel, settings};
 
 /// Publishes `ids` to chunks and dead-letters them all through a consumer.
 async fn kill(test: &TestBroker, ids: &[&str]) {

@@ -273,55 +273,39 @@ async fn a_page_is_one_transaction_with_the_chunk_progress(pool: PgPool) -> Test
     start_chunk(&mut conn, chunk, "worker-1").await?;
 
     // A page whose transaction rolls back leaves no trace.
-    {
-        let mut tx = conn.begin().await?;
-        let applied = upsert_records(
-            &mut tx,
-            c.id,
-            &deals,
-            Some(created.run.id),
-            &[row(1, 5_000, 1)],
-        )
-        .await?;
-        replace_associations(
-            &mut tx,
-            c.id,
-            &deals,
-            &applied,
-            &TableName::COMPANIES,
-            &[association(1, 100, 5)],
-        )
-        .await?;
-        record_page(
-            &mut tx,
-            chunk,
-            &PageProgress {
-                cursor: Some(1),
-                records: 1,
-                unparsed_values: 0,
-                last: false,
-            },
-        )
-        .await?;
-        tx.rollback().await?;
-    }
+    let mut tx = conn.begin().await?;
+    write_page(&mut tx, c.id, created.run.id, chunk, false).await?;
+    tx.rollback().await?;
     assert_eq!(count_records(&mut conn, c.id, &deals).await?, 0);
     assert_eq!(count_associations(&mut conn, c.id, &deals).await?, 0);
     assert_eq!(get_chunk(&mut conn, chunk).await?.unwrap().cursor, None);
 
     // Committed: all three together.
     let mut tx = conn.begin().await?;
-    let applied = upsert_records(
-        &mut tx,
-        c.id,
-        &deals,
-        Some(created.run.id),
-        &[row(1, 5_000, 1)],
-    )
-    .await?;
+    write_page(&mut tx, c.id, created.run.id, chunk, true).await?;
+    tx.commit().await?;
+    let stored = get_record(&mut conn, c.id, &deals, 1).await?.unwrap();
+    assert_eq!(stored.last_run_id, Some(created.run.id));
+    assert_eq!(count_associations(&mut conn, c.id, &deals).await?, 1);
+    assert_eq!(get_chunk(&mut conn, chunk).await?.unwrap().cursor, Some(1));
+    Ok(())
+}
+
+/// What a worker writes for one page in its transaction: deal 1, its association to
+/// company 100, and the chunk's progress.
+async fn write_page(
+    tx: &mut sqlx::PgConnection,
+    connection_id: hubsync_core::ConnectionId,
+    run_id: hubsync_core::RunId,
+    chunk: hubsync_core::ChunkId,
+    last: bool,
+) -> TestResult {
+    let deals = TableName::DEALS;
+    let applied =
+        upsert_records(tx, connection_id, &deals, Some(run_id), &[row(1, 5_000, 1)]).await?;
     replace_associations(
-        &mut tx,
-        c.id,
+        tx,
+        connection_id,
         &deals,
         &applied,
         &TableName::COMPANIES,
@@ -329,20 +313,15 @@ async fn a_page_is_one_transaction_with_the_chunk_progress(pool: PgPool) -> Test
     )
     .await?;
     record_page(
-        &mut tx,
+        tx,
         chunk,
         &PageProgress {
             cursor: Some(1),
             records: 1,
             unparsed_values: 0,
-            last: true,
+            last,
         },
     )
     .await?;
-    tx.commit().await?;
-    let stored = get_record(&mut conn, c.id, &deals, 1).await?.unwrap();
-    assert_eq!(stored.last_run_id, Some(created.run.id));
-    assert_eq!(count_associations(&mut conn, c.id, &deals).await?, 1);
-    assert_eq!(get_chunk(&mut conn, chunk).await?.unwrap().cursor, Some(1));
     Ok(())
 }
