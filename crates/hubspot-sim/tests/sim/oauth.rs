@@ -46,6 +46,21 @@ async fn token_form(t: &TestSim, version: &str, form: &[(&str, &str)]) -> (Statu
     (r.status(), r.json().await.expect("json"))
 }
 
+/// A refresh-token grant of the portal's app.
+async fn refresh_grant(t: &TestSim, version: &str, refresh_token: &str) -> (StatusCode, Value) {
+    token_form(
+        t,
+        version,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", &t.portal.client_id),
+            ("client_secret", &t.portal.client_secret),
+            ("refresh_token", refresh_token),
+        ],
+    )
+    .await
+}
+
 #[tokio::test]
 async fn consent_page_code_exchange_and_single_use_codes() {
     let t = start().await;
@@ -212,17 +227,7 @@ async fn tier_gated_scopes_fail_when_required_and_drop_when_optional() {
 #[tokio::test]
 async fn refresh_errors_and_v3_shape() {
     let t = start().await;
-    let (status, body) = token_form(
-        &t,
-        "v3",
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", &t.portal.client_id),
-            ("client_secret", &t.portal.client_secret),
-            ("refresh_token", "na1-nope"),
-        ],
-    )
-    .await;
+    let (status, body) = refresh_grant(&t, "v3", "na1-nope").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["status"], "BAD_REFRESH_TOKEN");
     assert_eq!(body["error"], "invalid_grant");
@@ -241,17 +246,7 @@ async fn refresh_errors_and_v3_shape() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid_client");
     // a refresh returns the same refresh token
-    let (status, body) = token_form(
-        &t,
-        "v3",
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", &t.portal.client_id),
-            ("client_secret", &t.portal.client_secret),
-            ("refresh_token", &t.portal.refresh_token),
-        ],
-    )
-    .await;
+    let (status, body) = refresh_grant(&t, "v3", &t.portal.refresh_token).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["refresh_token"], t.portal.refresh_token.as_str());
     assert_eq!(body["token_use"], "access_token");
@@ -465,17 +460,7 @@ async fn introspection_and_revocation() {
         t.get("/crm/v3/objects/deals").await.status(),
         StatusCode::OK
     );
-    let (status, body) = token_form(
-        &t,
-        "v1",
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", &t.portal.client_id),
-            ("client_secret", &t.portal.client_secret),
-            ("refresh_token", &t.portal.refresh_token),
-        ],
-    )
-    .await;
+    let (status, body) = refresh_grant(&t, "v1", &t.portal.refresh_token).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["status"], "BAD_REFRESH_TOKEN");
 }
@@ -505,33 +490,13 @@ async fn uninstall_kills_every_token_and_v3_revoke_works() {
         .await
         .unwrap();
     assert!(revoked.status().is_success());
-    let (status, _) = token_form(
-        &t,
-        "v3",
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", &t.portal.client_id),
-            ("client_secret", &t.portal.client_secret),
-            ("refresh_token", &install.refresh_token),
-        ],
-    )
-    .await;
+    let (status, _) = refresh_grant(&t, "v3", &install.refresh_token).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
     t.control().uninstall(t.hub()).unwrap();
     let r = t.get("/crm/v3/objects/deals").await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    let (status, body) = token_form(
-        &t,
-        "v1",
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", &t.portal.client_id),
-            ("client_secret", &t.portal.client_secret),
-            ("refresh_token", &t.portal.refresh_token),
-        ],
-    )
-    .await;
+    let (status, body) = refresh_grant(&t, "v1", &t.portal.refresh_token).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["status"], "BAD_REFRESH_TOKEN");
 }
