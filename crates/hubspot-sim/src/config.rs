@@ -2,8 +2,10 @@
 //! control API can change them at run time.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 /// The whole configuration of a simulator. `Default` gives the binary's defaults.
@@ -162,11 +164,29 @@ pub struct Latency {
     pub jitter_ms: u64,
 }
 
+impl Latency {
+    /// One draw: the base plus a uniform extra in `0..=jitter_ms`.
+    pub fn sample(self) -> Duration {
+        let extra = if self.jitter_ms > 0 {
+            rand::rng().random_range(0..=self.jitter_ms)
+        } else {
+            0
+        };
+        Duration::from_millis(self.base_ms + extra)
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LatencyConfig {
+    /// Processing time of every family without its own entry: spent after the request
+    /// was counted against the rate limits.
     pub default: Latency,
     pub families: BTreeMap<EndpointFamily, Latency>,
+    /// Time on the way in, before HubSpot counts the request against the rate limits
+    /// (network, TLS, the edge). Its jitter moves the moment HubSpot stamps a request
+    /// away from the moment the client sent it.
+    pub transit: Latency,
 }
 
 impl LatencyConfig {

@@ -253,14 +253,14 @@ impl PortalClient {
     async fn send_once<T: DeserializeOwned>(&self, call: &Call, token: &str) -> Result<T> {
         let shared = &self.shared;
         let class = call.family.class();
-        // Wait for a slot in flight first and for the rate budget last, so that the
-        // send time the governor records is the real one.
+        // Wait for a slot in flight first and for the rate budget last, so that no
+        // budget is held while waiting for concurrency.
         let _in_flight = self
             .in_flight
             .acquire()
             .await
             .map_err(|_| Error::Config("portal client closed".into()))?;
-        self.governor.acquire(class).await;
+        let rate_permit = self.governor.acquire(class).await;
 
         let mut request = shared
             .http
@@ -281,6 +281,8 @@ impl PortalClient {
             .send()
             .await
             .map_err(|e| shared.stats.count_error(Error::from_reqwest(e)))?;
+        // HubSpot has counted the request by the time its headers are here.
+        drop(rate_permit);
         let status = response.status();
         let headers = response.headers().clone();
         let span = Span::current();

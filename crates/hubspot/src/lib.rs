@@ -48,7 +48,8 @@ pub use endpoints::objects::{BatchError, BatchRead, ListRequest, ObjectPage};
 pub use endpoints::search::SearchPage;
 pub use error::{CORRELATION_ID_HEADER, Error, RateLimitPolicy, Result};
 pub use governor::{
-    LocalGovernor, RateFeedback, RateGovernor, RateLimitHeaders, RequestClass, Unlimited,
+    LocalGovernor, RateFeedback, RateGovernor, RateLimitHeaders, RatePermit, RequestClass,
+    Unlimited,
 };
 pub use oauth::{
     InstallUrl, Introspection, OAuthApp, OAuthConfig, RefreshTokenListener, StaticToken,

@@ -243,6 +243,7 @@ fn slow_down_search(env: &Env) {
                 jitter_ms: 60,
             },
         )]),
+        ..LatencyConfig::default()
     });
 }
 

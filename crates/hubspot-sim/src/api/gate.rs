@@ -9,7 +9,6 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use rand::Rng;
 use serde_json::json;
 
 use super::{ApiError, Caller, ResetConnection, Shared, correlation_id};
@@ -239,6 +238,10 @@ pub async fn gate(State(state): State<Shared>, mut request: Request, next: Next)
         counted: false,
     };
 
+    let transit = settings.latency.transit.sample();
+    if !transit.is_zero() {
+        tokio::time::sleep(transit).await;
+    }
     let response = 'answer: {
         let uri_length = request
             .uri()
@@ -368,15 +371,9 @@ pub async fn gate(State(state): State<Shared>, mut request: Request, next: Next)
                 p.counters.fault(family.as_str());
             }
         }
-        let latency = settings.latency.for_family(family);
-        let delay = latency.base_ms
-            + if latency.jitter_ms > 0 {
-                rand::rng().random_range(0..=latency.jitter_ms)
-            } else {
-                0
-            };
-        if delay > 0 {
-            tokio::time::sleep(Duration::from_millis(delay)).await;
+        let delay = settings.latency.for_family(family).sample();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
         }
         let mut truncate = false;
         match fault {

@@ -145,3 +145,44 @@ async fn concurrency_is_counted() {
     );
     assert_eq!(t.control().counters().max_concurrency, 6);
 }
+
+#[tokio::test]
+async fn transit_delays_a_request_before_it_is_counted() {
+    let mut config = small_config();
+    config.rate_limits = RateLimitConfig {
+        max_per_interval: 2,
+        interval_ms: 5_000,
+        ..RateLimitConfig::default()
+    };
+    let t = start_with(config).await;
+    t.control().set_latency(hubspot_sim::LatencyConfig {
+        transit: hubspot_sim::Latency {
+            base_ms: 200,
+            jitter_ms: 0,
+        },
+        ..Default::default()
+    });
+    let started = std::time::Instant::now();
+    let calls: Vec<_> = (0..3)
+        .map(|_| t.get("/crm/v3/objects/contacts?limit=1"))
+        .collect();
+    let mut statuses: Vec<_> = futures_util::future::join_all(calls)
+        .await
+        .iter()
+        .map(|r| r.status())
+        .collect();
+    statuses.sort();
+    assert!(
+        started.elapsed() >= Duration::from_millis(200),
+        "transit applies"
+    );
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::TOO_MANY_REQUESTS
+        ],
+        "every request is counted once it arrives"
+    );
+}

@@ -5,9 +5,16 @@
 //! a separate per-second bucket for search (5, no headers). [`RateGovernor`] is a trait
 //! so that a governor shared by several processes (Postgres, Redis) can replace the
 //! in-process [`LocalGovernor`]; the limits are per portal and every pod spends them.
+//!
+//! HubSpot stamps a request when it arrives, which is some unknown moment between our
+//! send and its response. A slot is therefore held from the send until the response
+//! (the [`RatePermit`] is dropped) and counted for one window from *then*: never
+//! sooner than HubSpot frees it, whatever the network or a loaded CPU adds in between.
 
 mod window;
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
@@ -80,15 +87,53 @@ fn saturate_u32(value: u64) -> u32 {
     u32::try_from(value).unwrap_or(u32::MAX)
 }
 
+/// A request's hold on its budget, from [`RateGovernor::acquire`] until the response
+/// arrives (or the request fails): drop it then, so the governor starts the slot's
+/// window at a moment HubSpot has surely counted the request by.
+#[must_use = "the slot is released when the permit is dropped: hold it until the response"]
+pub struct RatePermit {
+    release: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl RatePermit {
+    /// A permit that runs `release` when the request is over.
+    pub fn new(release: impl FnOnce() + Send + 'static) -> Self {
+        Self {
+            release: Some(Box::new(release)),
+        }
+    }
+
+    /// A permit of a governor that counts nothing.
+    pub fn unmetered() -> Self {
+        Self { release: None }
+    }
+}
+
+impl Drop for RatePermit {
+    fn drop(&mut self) {
+        if let Some(release) = self.release.take() {
+            release();
+        }
+    }
+}
+
+impl fmt::Debug for RatePermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RatePermit")
+            .field("metered", &self.release.is_some())
+            .finish()
+    }
+}
+
 /// Paces the requests of one portal.
 ///
-/// `acquire` must be awaited right before each request is sent (after any other wait,
-/// so the recorded send time is the real one); `observe` is called with what each
-/// response said. Implementations that cannot reach a shared store should fail open
-/// (let the request go): HubSpot's 429 remains the backstop.
+/// `acquire` must be awaited right before each request is sent (after any other wait),
+/// and its permit held until the response's headers are in; `observe` is called with
+/// what each response said. Implementations that cannot reach a shared store should
+/// fail open (let the request go): HubSpot's 429 remains the backstop.
 pub trait RateGovernor: Send + Sync + 'static {
     /// Waits until a request of this class may be sent, and counts it.
-    fn acquire(&self, class: RequestClass) -> BoxFuture<'_, ()>;
+    fn acquire(&self, class: RequestClass) -> BoxFuture<'_, RatePermit>;
 
     /// Takes in what a response said about the budget of `class`.
     fn observe(&self, class: RequestClass, feedback: &RateFeedback);
@@ -97,19 +142,25 @@ pub trait RateGovernor: Send + Sync + 'static {
 /// The in-process governor: two rolling windows, adjusted by headers and 429s.
 #[derive(Debug)]
 pub struct LocalGovernor {
-    standard: SlidingWindow,
-    search: SlidingWindow,
+    standard: Arc<SlidingWindow>,
+    search: Arc<SlidingWindow>,
 }
 
 impl LocalGovernor {
     pub fn new(config: &RateConfig) -> Self {
         Self {
-            standard: SlidingWindow::new(config.standard_max, config.standard_interval()),
-            search: SlidingWindow::new(config.search_max, config.search_interval()),
+            standard: Arc::new(SlidingWindow::new(
+                config.standard_max,
+                config.standard_interval(),
+            )),
+            search: Arc::new(SlidingWindow::new(
+                config.search_max,
+                config.search_interval(),
+            )),
         }
     }
 
-    fn window(&self, class: RequestClass) -> &SlidingWindow {
+    fn window(&self, class: RequestClass) -> &Arc<SlidingWindow> {
         match class {
             RequestClass::Standard => &self.standard,
             RequestClass::Search => &self.search,
@@ -118,8 +169,8 @@ impl LocalGovernor {
 }
 
 impl RateGovernor for LocalGovernor {
-    fn acquire(&self, class: RequestClass) -> BoxFuture<'_, ()> {
-        Box::pin(self.window(class).acquire())
+    fn acquire(&self, class: RequestClass) -> BoxFuture<'_, RatePermit> {
+        Box::pin(SlidingWindow::acquire(self.window(class)))
     }
 
     fn observe(&self, class: RequestClass, feedback: &RateFeedback) {
@@ -162,8 +213,8 @@ impl RateGovernor for LocalGovernor {
 pub struct Unlimited;
 
 impl RateGovernor for Unlimited {
-    fn acquire(&self, _class: RequestClass) -> BoxFuture<'_, ()> {
-        Box::pin(std::future::ready(()))
+    fn acquire(&self, _class: RequestClass) -> BoxFuture<'_, RatePermit> {
+        Box::pin(std::future::ready(RatePermit::unmetered()))
     }
 
     fn observe(&self, _class: RequestClass, _feedback: &RateFeedback) {}
@@ -230,11 +281,11 @@ mod tests {
             ..RateConfig::default()
         });
         let start = tokio::time::Instant::now();
-        governor.acquire(RequestClass::Search).await;
-        governor.acquire(RequestClass::Standard).await;
-        governor.acquire(RequestClass::Standard).await;
+        drop(governor.acquire(RequestClass::Search).await);
+        drop(governor.acquire(RequestClass::Standard).await);
+        drop(governor.acquire(RequestClass::Standard).await);
         assert_eq!(tokio::time::Instant::now(), start);
-        governor.acquire(RequestClass::Search).await;
+        drop(governor.acquire(RequestClass::Search).await);
         assert!(tokio::time::Instant::now() - start >= Duration::from_secs(1));
     }
 }

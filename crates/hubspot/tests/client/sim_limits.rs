@@ -1,9 +1,10 @@
-//! A 429 storm: the simulator's limits set low, many tasks of one portal at once.
+//! A 429 storm: the simulator's limits set low, many tasks of one portal at once, over
+//! a network whose delay varies.
 
 use std::collections::BTreeSet;
 
 use futures_util::TryStreamExt;
-use hubspot_sim::RateLimitConfig;
+use hubspot_sim::{Latency, RateLimitConfig};
 use hubsync_core::search::{Filter, FilterGroup, Operator, SearchRequest, Sort, SortDirection};
 use hubsync_hubspot::ListRequest;
 
@@ -22,6 +23,12 @@ async fn a_storm_of_tasks_fetches_every_page_with_under_one_percent_429s() {
         search_per_second: 5,
         daily_max: None,
         retry_after: false,
+    };
+    // Requests reach HubSpot after a varying delay and are counted on arrival: a
+    // governor that counted from the send time would overrun the window at its edge.
+    sim_config.latency.transit = Latency {
+        base_ms: 0,
+        jitter_ms: 300,
     };
     let env = start_sim(sim_config, |config| {
         config.list_page_size = 10;

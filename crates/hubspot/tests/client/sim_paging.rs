@@ -40,6 +40,7 @@ async fn a_token_expiring_mid_loop_loses_no_page() {
         )]
         .into_iter()
         .collect(),
+        ..LatencyConfig::default()
     };
     let env = start_sim(sim_config, |config| config.list_page_size = 2).await;
     let request = ListRequest {
