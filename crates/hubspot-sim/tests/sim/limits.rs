@@ -6,7 +6,7 @@ use hubspot_sim::RateLimitConfig;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{small_config, start_with};
+use crate::helpers::{TestSim, small_config, start_with};
 
 #[tokio::test]
 async fn the_ten_secondly_bucket_refuses_past_its_max_with_headers() {
@@ -122,6 +122,22 @@ async fn an_optional_daily_limit_answers_daily_429s() {
     assert_eq!(body["policyName"], "DAILY");
 }
 
+/// Sends `n` list requests at once; returns their statuses, sorted, and how long they
+/// took together.
+async fn list_at_once(t: &TestSim, n: usize) -> (Vec<StatusCode>, Duration) {
+    let started = std::time::Instant::now();
+    let calls: Vec<_> = (0..n)
+        .map(|_| t.get("/crm/v3/objects/contacts?limit=1"))
+        .collect();
+    let mut statuses: Vec<_> = futures_util::future::join_all(calls)
+        .await
+        .iter()
+        .map(|r| r.status())
+        .collect();
+    statuses.sort();
+    (statuses, started.elapsed())
+}
+
 #[tokio::test]
 async fn concurrency_is_counted() {
     let t = start_with(small_config()).await;
@@ -132,17 +148,9 @@ async fn concurrency_is_counted() {
         },
         ..Default::default()
     });
-    let started = std::time::Instant::now();
-    let calls: Vec<_> = (0..6)
-        .map(|_| t.get("/crm/v3/objects/contacts?limit=1"))
-        .collect();
-    for r in futures_util::future::join_all(calls).await {
-        assert_eq!(r.status(), StatusCode::OK);
-    }
-    assert!(
-        started.elapsed() >= Duration::from_millis(150),
-        "latency applies"
-    );
+    let (statuses, took) = list_at_once(&t, 6).await;
+    assert_eq!(statuses, [StatusCode::OK; 6]);
+    assert!(took >= Duration::from_millis(150), "latency applies");
     assert_eq!(t.control().counters().max_concurrency, 6);
 }
 
@@ -150,39 +158,26 @@ async fn concurrency_is_counted() {
 async fn transit_delays_a_request_before_it_is_counted() {
     let mut config = small_config();
     config.rate_limits = RateLimitConfig {
-        max_per_interval: 2,
-        interval_ms: 5_000,
+        max_per_interval: 1,
+        interval_ms: 1_000,
         ..RateLimitConfig::default()
     };
     let t = start_with(config).await;
-    t.control().set_latency(hubspot_sim::LatencyConfig {
+    let transit = |base_ms| hubspot_sim::LatencyConfig {
         transit: hubspot_sim::Latency {
-            base_ms: 200,
+            base_ms,
             jitter_ms: 0,
         },
         ..Default::default()
-    });
-    let started = std::time::Instant::now();
-    let calls: Vec<_> = (0..3)
-        .map(|_| t.get("/crm/v3/objects/contacts?limit=1"))
-        .collect();
-    let mut statuses: Vec<_> = futures_util::future::join_all(calls)
-        .await
-        .iter()
-        .map(|r| r.status())
-        .collect();
-    statuses.sort();
-    assert!(
-        started.elapsed() >= Duration::from_millis(200),
-        "transit applies"
-    );
-    assert_eq!(
-        statuses,
-        [
-            StatusCode::OK,
-            StatusCode::OK,
-            StatusCode::TOO_MANY_REQUESTS
-        ],
-        "every request is counted once it arrives"
-    );
+    };
+    t.control().set_latency(transit(600));
+    let (statuses, took) = list_at_once(&t, 1).await;
+    assert_eq!(statuses, [StatusCode::OK]);
+    assert!(took >= Duration::from_millis(600), "transit applies");
+    // 1.1 s after the first request left but 0.5 s after it arrived: the window, which
+    // starts on arrival, is still full.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    t.control().set_latency(transit(0));
+    let (statuses, _) = list_at_once(&t, 1).await;
+    assert_eq!(statuses, [StatusCode::TOO_MANY_REQUESTS]);
 }
