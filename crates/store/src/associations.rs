@@ -34,20 +34,20 @@ pub struct StoredAssociation {
     pub synced_at: DateTime<Utc>,
 }
 
-/// Replaces the associations of each record in `from_ids` towards `to_table` with
-/// those in `associations` (delete, then one batched insert), so a removed one
-/// disappears. Associations whose `from_id` is not in `from_ids` are ignored: the
-/// worker passes the ids whose record upsert applied, and an older page must not
-/// overwrite a newer set. Returns how many were inserted.
+/// Replaces the associations of each record in `from_ids` towards each to-table of
+/// `joins` with the rows given for it (one delete, then one batched insert), so a
+/// removed one disappears; a join with no rows clears that to-table. Associations whose
+/// `from_id` is not in `from_ids` are ignored: the worker passes the ids whose record
+/// upsert applied, and an older page must not overwrite a newer set. Returns how many
+/// were inserted.
 pub async fn replace_associations(
     conn: &mut PgConnection,
     connection_id: ConnectionId,
     from_table: &TableName,
     from_ids: &[u64],
-    to_table: &TableName,
-    associations: &[AssociationRow],
+    joins: &[(TableName, Vec<AssociationRow>)],
 ) -> Result<u64> {
-    if from_ids.is_empty() {
+    if from_ids.is_empty() || joins.is_empty() {
         return Ok(0);
     }
     let replaced: BTreeSet<u64> = from_ids.iter().copied().collect();
@@ -55,21 +55,26 @@ pub async fn replace_associations(
         .iter()
         .map(|id| to_bigint("record id", *id))
         .collect::<Result<Vec<i64>>>()?;
+    let to_tables: Vec<&str> = joins.iter().map(|(table, _)| table.as_str()).collect();
     // One row per key: HubSpot may list a pair and type twice; the first one wins.
-    let mut rows: BTreeMap<(u64, u64, i32), &AssociationRow> = BTreeMap::new();
-    for row in associations
-        .iter()
-        .filter(|row| replaced.contains(&row.from_id))
-    {
-        rows.entry((row.from_id, row.to_id, row.type_id))
-            .or_insert(row);
+    let mut rows: BTreeMap<(&str, u64, u64, i32), &AssociationRow> = BTreeMap::new();
+    for (to_table, associations) in joins {
+        for row in associations
+            .iter()
+            .filter(|row| replaced.contains(&row.from_id))
+        {
+            rows.entry((to_table.as_str(), row.from_id, row.to_id, row.type_id))
+                .or_insert(row);
+        }
     }
+    let mut targets = Vec::with_capacity(rows.len());
     let mut from = Vec::with_capacity(rows.len());
     let mut to = Vec::with_capacity(rows.len());
     let mut types = Vec::with_capacity(rows.len());
     let mut categories = Vec::with_capacity(rows.len());
     let mut labels = Vec::with_capacity(rows.len());
-    for row in rows.into_values() {
+    for ((to_table, ..), row) in rows {
+        targets.push(to_table);
         from.push(to_bigint("record id", row.from_id)?);
         to.push(to_bigint("record id", row.to_id)?);
         types.push(row.type_id);
@@ -80,28 +85,29 @@ pub async fn replace_associations(
     let mut tx = conn.begin().await?;
     sqlx::query(
         "DELETE FROM hubsync.associations
-         WHERE connection_id = $1 AND from_table = $2 AND to_table = $3
+         WHERE connection_id = $1 AND from_table = $2 AND to_table = ANY($3)
            AND from_id = ANY($4)",
     )
     .bind(connection_id.as_uuid())
     .bind(from_table.as_str())
-    .bind(to_table.as_str())
+    .bind(&to_tables)
     .bind(&from_keys)
     .execute(&mut *tx)
     .await?;
     let inserted = sqlx::query(
         "INSERT INTO hubsync.associations
              (connection_id, from_table, from_id, to_table, to_id, type_id, category, label)
-         SELECT $1, $2, u.from_id, $3, u.to_id, u.type_id, u.category, u.label
-         FROM UNNEST($4::bigint[], $5::bigint[], $6::integer[], $7::text[], $8::text[])
-              AS u(from_id, to_id, type_id, category, label)
+         SELECT $1, $2, u.from_id, u.to_table, u.to_id, u.type_id, u.category, u.label
+         FROM UNNEST($3::text[], $4::bigint[], $5::bigint[], $6::integer[], $7::text[],
+                     $8::text[])
+              AS u(to_table, from_id, to_id, type_id, category, label)
          ON CONFLICT (connection_id, from_table, from_id, to_table, to_id, type_id)
          DO UPDATE SET category = excluded.category, label = excluded.label,
                        synced_at = now()",
     )
     .bind(connection_id.as_uuid())
     .bind(from_table.as_str())
-    .bind(to_table.as_str())
+    .bind(&targets)
     .bind(&from)
     .bind(&to)
     .bind(&types)

@@ -130,17 +130,14 @@ async fn write_page_in(tx: &mut PgConnection, page: &PageWrite<'_>) -> Result<Op
         &page.records,
     )
     .await?;
-    for (to_table, rows) in &page.joins {
-        associations::replace_associations(
-            &mut *tx,
-            page.connection_id,
-            page.table,
-            &applied,
-            to_table,
-            rows,
-        )
-        .await?;
-    }
+    associations::replace_associations(
+        &mut *tx,
+        page.connection_id,
+        page.table,
+        &applied,
+        &page.joins,
+    )
+    .await?;
     Ok(None)
 }
 

@@ -189,14 +189,16 @@ async fn associations_are_replaced_per_record_and_table(pool: PgPool) -> TestRes
         c.id,
         &deals,
         &[1, 2],
-        &companies,
-        &[
-            association(1, 100, 5),
-            association(1, 101, 5),
-            association(2, 100, 5),
-            // Listed twice (HubSpot does): stored once.
-            association(2, 100, 5),
-        ],
+        &[(
+            companies.clone(),
+            vec![
+                association(1, 100, 5),
+                association(1, 101, 5),
+                association(2, 100, 5),
+                // Listed twice (HubSpot does): stored once.
+                association(2, 100, 5),
+            ],
+        )],
     )
     .await?;
     assert_eq!(inserted, 3);
@@ -205,8 +207,7 @@ async fn associations_are_replaced_per_record_and_table(pool: PgPool) -> TestRes
         c.id,
         &deals,
         &[1],
-        &contacts,
-        &[association(1, 500, 3)],
+        &[(contacts.clone(), vec![association(1, 500, 3)])],
     )
     .await?;
 
@@ -217,15 +218,17 @@ async fn associations_are_replaced_per_record_and_table(pool: PgPool) -> TestRes
         c.id,
         &deals,
         &[1],
-        &companies,
-        &[
-            association(1, 100, 5),
-            AssociationRow {
-                label: Some("Primary".to_owned()),
-                ..association(1, 102, 6)
-            },
-            association(3, 100, 5),
-        ],
+        &[(
+            companies.clone(),
+            vec![
+                association(1, 100, 5),
+                AssociationRow {
+                    label: Some("Primary".to_owned()),
+                    ..association(1, 102, 6)
+                },
+                association(3, 100, 5),
+            ],
+        )],
     )
     .await?;
     let deal1: Vec<(String, u64, i32, Option<String>)> =
@@ -253,13 +256,40 @@ async fn associations_are_replaced_per_record_and_table(pool: PgPool) -> TestRes
     );
 
     // Every association of deal 2 removed.
-    replace_associations(&mut conn, c.id, &deals, &[2], &companies, &[]).await?;
+    replace_associations(
+        &mut conn,
+        c.id,
+        &deals,
+        &[2],
+        &[(companies.clone(), vec![])],
+    )
+    .await?;
     assert!(
         list_associations(&mut conn, c.id, &deals, 2)
             .await?
             .is_empty()
     );
     assert_eq!(count_associations(&mut conn, c.id, &deals).await?, 3);
+
+    // Several joins in one call: each to-table is replaced, an empty one cleared.
+    let inserted = replace_associations(
+        &mut conn,
+        c.id,
+        &deals,
+        &[1],
+        &[
+            (companies.clone(), vec![association(1, 103, 5)]),
+            (contacts.clone(), vec![]),
+        ],
+    )
+    .await?;
+    assert_eq!(inserted, 1);
+    let deal1: Vec<(String, u64)> = list_associations(&mut conn, c.id, &deals, 1)
+        .await?
+        .into_iter()
+        .map(|a| (a.to_table.to_string(), a.to_id))
+        .collect();
+    assert_eq!(deal1, vec![("companies".to_owned(), 103)]);
     Ok(())
 }
 
@@ -308,8 +338,7 @@ async fn write_page(
         connection_id,
         &deals,
         &applied,
-        &TableName::COMPANIES,
-        &[association(1, 100, 5)],
+        &[(TableName::COMPANIES, vec![association(1, 100, 5)])],
     )
     .await?;
     record_page(

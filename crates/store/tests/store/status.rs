@@ -45,14 +45,16 @@ async fn status_counts_per_table_and_recent_runs(pool: PgPool) -> TestResult {
         c.id,
         &deals,
         &[1],
-        &TableName::COMPANIES,
-        &[AssociationRow {
-            from_id: 1,
-            to_id: 9,
-            type_id: 5,
-            category: "HUBSPOT_DEFINED".to_owned(),
-            label: None,
-        }],
+        &[(
+            TableName::COMPANIES,
+            vec![AssociationRow {
+                from_id: 1,
+                to_id: 9,
+                type_id: 5,
+                category: "HUBSPOT_DEFINED".to_owned(),
+                label: None,
+            }],
+        )],
     )
     .await?;
 

@@ -289,14 +289,16 @@ async fn owners_and_associations_views_and_reserved_columns(pool: PgPool) -> Tes
         c.id,
         &TableName::DEALS,
         &[1],
-        &TableName::COMPANIES,
-        &[AssociationRow {
-            from_id: 1,
-            to_id: 2,
-            type_id: 5,
-            category: "HUBSPOT_DEFINED".to_owned(),
-            label: Some("Primary".to_owned()),
-        }],
+        &[(
+            TableName::COMPANIES,
+            vec![AssociationRow {
+                from_id: 1,
+                to_id: 2,
+                type_id: 5,
+                category: "HUBSPOT_DEFINED".to_owned(),
+                label: Some("Primary".to_owned()),
+            }],
+        )],
     )
     .await?;
     // A property whose column would clash with one of ours is left out of the view.
