@@ -11,7 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
 
-use super::objects::{json_body, table_of};
+use super::objects::{count_records, json_body, table_of};
 use super::{ApiError, Caller, Params, Shared};
 use crate::state::read;
 use crate::store::{Link, ObjectTable, PortalData, fmt_ms, now_ms};
@@ -144,11 +144,7 @@ async fn batch_read(
     }
     let plural = from_table.info.plural.clone();
     drop(data);
-    state.counters.records(&plural, "associations", returned);
-    caller
-        .portal
-        .counters
-        .records(&plural, "associations", returned);
+    count_records(&state, &caller, &plural, "associations", returned);
     Ok(batch_response(started, results, errors))
 }
 
@@ -232,11 +228,7 @@ async fn batch_read_v3(
     }
     let plural = from_table.info.plural.clone();
     drop(data);
-    state.counters.records(&plural, "associations", returned);
-    caller
-        .portal
-        .counters
-        .records(&plural, "associations", returned);
+    count_records(&state, &caller, &plural, "associations", returned);
     Ok(batch_response(started, results, errors))
 }
 
@@ -285,8 +277,7 @@ async fn single(
     let n = results.len() as u64;
     let plural = from_table.info.plural.clone();
     drop(data);
-    state.counters.records(&plural, "associations", n);
-    caller.portal.counters.records(&plural, "associations", n);
+    count_records(&state, &caller, &plural, "associations", n);
     Ok(axum::Json(out).into_response())
 }
 

@@ -295,39 +295,23 @@ async fn list(
             &base_url,
         ));
     }
+    let n = results.len() as u64;
     let mut body = json!({"results": results});
     if let Some((next_id, _)) = iter.next() {
         let after = B64.encode(next_id.to_string());
         let encoded: String = url::form_urlencoded::byte_serialize(after.as_bytes()).collect();
         body["paging"] = json!({"next": {"after": after, "link": format!("{base_url}{}?after={encoded}", uri.path())}});
     }
-    let n = results_len(&body);
+    let plural = table.info.plural.clone();
     drop(data);
-    count_records(&state, &caller, &object_type, "list", n);
+    count_records(&state, &caller, &plural, "list", n);
     Ok(axum::Json(body).into_response())
 }
 
-fn results_len(body: &Value) -> u64 {
-    body.get("results")
-        .and_then(Value::as_array)
-        .map_or(0, |r| r.len() as u64)
-}
-
-pub(super) fn count_records(
-    state: &Shared,
-    caller: &Caller,
-    object_type: &str,
-    family: &str,
-    n: u64,
-) {
-    let name = {
-        let data = read(&caller.portal.data);
-        data.table_index(object_type)
-            .map(|i| data.tables[i].info.plural.clone())
-            .unwrap_or_else(|| object_type.to_string())
-    };
-    state.counters.records(&name, family, n);
-    caller.portal.counters.records(&name, family, n);
+/// Records returned, counted after the portal's data lock is released.
+pub(super) fn count_records(state: &Shared, caller: &Caller, plural: &str, family: &str, n: u64) {
+    state.counters.records(plural, family, n);
+    caller.portal.counters.records(plural, family, n);
 }
 
 async fn read_one(
@@ -373,8 +357,9 @@ async fn read_one(
         &shape,
         &base_url,
     );
+    let plural = table.info.plural.clone();
     drop(data);
-    count_records(&state, &caller, &object_type, "read", 1);
+    count_records(&state, &caller, &plural, "read", 1);
     Ok(axum::Json(body).into_response())
 }
 
@@ -475,14 +460,9 @@ async fn batch_read(
     }
     missing.reverse();
     let singular = table.info.singular.to_ascii_uppercase();
+    let plural = table.info.plural.clone();
     drop(data);
-    count_records(
-        &state,
-        &caller,
-        &object_type,
-        "batch_read",
-        results.len() as u64,
-    );
+    count_records(&state, &caller, &plural, "batch_read", results.len() as u64);
     let mut out = json!({
         "status": "COMPLETE",
         "results": results,

@@ -111,7 +111,8 @@ pub(super) async fn search_objects(
         out["paging"] = json!({"next": {"after": (request.after + request.limit).to_string()}});
     }
     let n = results.len() as u64;
+    let plural = table.info.plural.clone();
     drop(data);
-    count_records(&state, &caller, &object_type, "search", n);
+    count_records(&state, &caller, &plural, "search", n);
     Ok(axum::Json(out).into_response())
 }
