@@ -1,8 +1,9 @@
 //! Compiling a parsed search against a table's properties, and evaluating it on records.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime};
 
 use super::{Filter, Operator, SearchError, SearchRequest, malformed};
 use crate::store::{ObjectTable, PropType, RecordData, parse_datetime_ms};
@@ -54,7 +55,7 @@ pub struct CompiledSearch {
 #[derive(Debug, Clone)]
 pub struct SortKey {
     pub target_is_id: bool,
-    index: Option<u16>,
+    index: u16,
     numeric: bool,
     pub descending: bool,
     special: Option<fn(u64, &RecordData) -> i64>,
@@ -69,19 +70,8 @@ fn numeric_type(ptype: PropType) -> bool {
 
 /// Resolves a filter value of a date or datetime property to epoch milliseconds.
 fn time_operand(value: &str, ptype: PropType) -> Result<f64, SearchError> {
-    if let Some(ms) = parse_datetime_ms(value) {
-        return Ok(ms as f64);
-    }
-    if ptype == PropType::Date
-        && let Ok(d) = NaiveDate::parse_from_str(value, "%Y-%m-%d")
-    {
-        return Ok(d
-            .and_hms_opt(0, 0, 0)
-            .map(|t| t.and_utc().timestamp_millis())
-            .unwrap_or(0) as f64);
-    }
     // a bare date on a datetime property fails with the generic 400 (API.md §7.1)
-    Err(malformed(&format!("invalid date value {value}")))
+    record_time(value, ptype).ok_or_else(|| malformed(&format!("invalid date value {value}")))
 }
 
 fn record_time(value: &str, ptype: PropType) -> Option<f64> {
@@ -91,8 +81,7 @@ fn record_time(value: &str, ptype: PropType) -> Option<f64> {
     if ptype == PropType::Date {
         return NaiveDate::parse_from_str(value, "%Y-%m-%d")
             .ok()
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(|t| t.and_utc().timestamp_millis() as f64);
+            .map(|d| d.and_time(NaiveTime::MIN).and_utc().timestamp_millis() as f64);
     }
     None
 }
@@ -174,7 +163,7 @@ fn sort_key(name: &str, descending: bool, table: &ObjectTable) -> Result<SortKey
     };
     Ok(SortKey {
         target_is_id: index == table.id_prop,
-        index: Some(index),
+        index,
         numeric: numeric_type(def.ptype),
         descending,
         special,
@@ -331,34 +320,35 @@ fn tokens_match(value: &str, pattern: &str) -> bool {
             .any(glob)
 }
 
+/// The values of a multi-select, `;`-separated; any other property's value is one item
+/// even when it holds a `;`.
+fn items(value: &str, multi: bool) -> std::str::SplitN<'_, char> {
+    value.splitn(if multi { usize::MAX } else { 1 }, ';')
+}
+
 impl CompiledFilter {
     fn matches(&self, id: u64, data: &RecordData) -> bool {
-        let (raw, ptype, multi): (Option<std::borrow::Cow<'_, str>>, PropType, bool) =
+        let (ptype, multi) = match &self.target {
+            Target::Never => return false,
+            Target::Associated(ids) => return ids.contains(&id),
+            Target::Id => (PropType::Number, false),
+            Target::Created | Target::Modified => (PropType::Datetime, false),
+            Target::Prop { ptype, multi, .. } => (*ptype, *multi),
+        };
+        // built only by the arms that compare text: numeric filters on id and dates are
+        // evaluated on every record of a scan and go through `fast` instead
+        let raw = || -> Option<Cow<'_, str>> {
             match &self.target {
-                Target::Never => return false,
-                Target::Associated(ids) => return ids.contains(&id),
-                Target::Id => (Some(id.to_string().into()), PropType::Number, false),
-                Target::Created => (
-                    Some(data.created_ms.to_string().into()),
-                    PropType::Datetime,
-                    false,
-                ),
-                Target::Modified => (
-                    Some(data.updated_ms.to_string().into()),
-                    PropType::Datetime,
-                    false,
-                ),
-                Target::Prop {
-                    index,
-                    ptype,
-                    multi,
-                } => (
-                    // "" is no value to search: HAS_PROPERTY misses it, NOT_HAS_PROPERTY finds it
-                    data.get(*index).filter(|v| !v.is_empty()).map(Into::into),
-                    *ptype,
-                    *multi,
-                ),
-            };
+                Target::Id => Some(id.to_string().into()),
+                Target::Created => Some(data.created_ms.to_string().into()),
+                Target::Modified => Some(data.updated_ms.to_string().into()),
+                // "" is no value to search: HAS_PROPERTY misses it, NOT_HAS_PROPERTY finds it
+                Target::Prop { index, .. } => {
+                    data.get(*index).filter(|v| !v.is_empty()).map(Into::into)
+                }
+                Target::Never | Target::Associated(_) => None,
+            }
+        };
         let number = |v: &str| -> Option<f64> {
             match ptype {
                 PropType::Date | PropType::Datetime => record_time(v, ptype),
@@ -380,18 +370,11 @@ impl CompiledFilter {
                 a.eq_ignore_ascii_case(b)
             }
         };
-        let items = |v: &str| -> Vec<String> {
-            if multi {
-                v.split(';').map(str::to_string).collect()
-            } else {
-                vec![v.to_string()]
-            }
-        };
         match (self.operator, &self.operand) {
-            (Operator::HasProperty, _) => raw.is_some(),
-            (Operator::NotHasProperty, _) => raw.is_none(),
+            (Operator::HasProperty, _) => fast.is_some() || raw().is_some(),
+            (Operator::NotHasProperty, _) => fast.is_none() && raw().is_none(),
             (op, Operand::Num(n)) => {
-                let Some(v) = fast.or_else(|| raw.as_deref().and_then(number)) else {
+                let Some(v) = fast.or_else(|| raw().as_deref().and_then(number)) else {
                     return op == Operator::Neq;
                 };
                 match op {
@@ -405,41 +388,40 @@ impl CompiledFilter {
                 }
             }
             (_, Operand::Range(low, high)) => fast
-                .or_else(|| raw.as_deref().and_then(number))
+                .or_else(|| raw().as_deref().and_then(number))
                 .is_some_and(|v| v >= *low && v <= *high),
             (op, Operand::NumList(list)) => {
-                let v = fast.or_else(|| raw.as_deref().and_then(number));
+                let v = fast.or_else(|| raw().as_deref().and_then(number));
                 let hit = v.is_some_and(|v| list.contains(&v));
                 if op == Operator::In { hit } else { !hit }
             }
             (op, Operand::List(list)) => {
                 // IN on strings compares the stored value lowercased: values must be sent in
                 // lowercase (API.md §7.1); enumerations compare exactly
-                let hit = raw.as_deref().is_some_and(|v| {
-                    items(v).iter().any(|item| {
-                        let probe = if case_sensitive {
-                            item.clone()
+                let hit = raw().as_deref().is_some_and(|v| {
+                    items(v, multi).any(|item| {
+                        if case_sensitive {
+                            list.iter().any(|l| l == item)
                         } else {
-                            item.to_lowercase()
-                        };
-                        list.contains(&probe)
+                            list.contains(&item.to_lowercase())
+                        }
                     })
                 });
                 if op == Operator::In { hit } else { !hit }
             }
-            (Operator::Eq, Operand::Text(t)) => raw
+            (Operator::Eq, Operand::Text(t)) => raw()
                 .as_deref()
-                .is_some_and(|v| items(v).iter().any(|i| text_eq(i, t))),
-            (Operator::Neq, Operand::Text(t)) => !raw
+                .is_some_and(|v| items(v, multi).any(|i| text_eq(i, t))),
+            (Operator::Neq, Operand::Text(t)) => !raw()
                 .as_deref()
-                .is_some_and(|v| items(v).iter().any(|i| text_eq(i, t))),
+                .is_some_and(|v| items(v, multi).any(|i| text_eq(i, t))),
             (Operator::ContainsToken, Operand::Text(t)) => {
-                raw.as_deref().is_some_and(|v| tokens_match(v, t))
+                raw().as_deref().is_some_and(|v| tokens_match(v, t))
             }
             (Operator::NotContainsToken, Operand::Text(t)) => {
-                !raw.as_deref().is_some_and(|v| tokens_match(v, t))
+                !raw().as_deref().is_some_and(|v| tokens_match(v, t))
             }
-            (op, Operand::Text(t)) => raw.as_deref().is_some_and(|v| {
+            (op, Operand::Text(t)) => raw().as_deref().is_some_and(|v| {
                 let v = v.to_lowercase();
                 match op {
                     Operator::Lt => v.as_str() < t.as_str(),
@@ -491,11 +473,8 @@ impl SortKey {
         if let Some(f) = self.special {
             return SortValue::Num(f(id, data) as f64);
         }
-        let Some(index) = self.index else {
-            return SortValue::Missing;
-        };
-        let ptype = table.props.def(index).ptype;
-        match data.get(index).filter(|v| !v.is_empty()) {
+        let ptype = table.props.def(self.index).ptype;
+        match data.get(self.index).filter(|v| !v.is_empty()) {
             None => SortValue::Missing,
             Some(v) if self.numeric => record_time(v, ptype)
                 .or_else(|| v.parse::<f64>().ok())
