@@ -10,6 +10,8 @@
 //! loop on thousands of records sharing a millisecond, and is not shifted by records
 //! that change while paging.
 
+use std::collections::HashSet;
+
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::TableSpec;
@@ -165,12 +167,14 @@ pub fn build_search_request(
             })
             .collect(),
     };
-    let mut property_names: Vec<String> = Vec::with_capacity(properties.len());
-    for property in properties {
-        if !property_names.iter().any(|name| name == property.as_str()) {
-            property_names.push(property.as_str().to_owned());
-        }
-    }
+    // Wide tables list hundreds of properties and this runs for every page.
+    let mut seen = HashSet::with_capacity(properties.len());
+    let property_names: Vec<String> = properties
+        .iter()
+        .map(PropertyName::as_str)
+        .filter(|name| seen.insert(*name))
+        .map(str::to_owned)
+        .collect();
     SearchRequest {
         filter_groups,
         sorts: vec![Sort {
@@ -260,6 +264,14 @@ mod tests {
                 "limit": 200
             })
         );
+    }
+
+    #[test]
+    fn repeated_properties_keep_their_first_place() {
+        let names = ["dealstage", "amount", "dealstage", "closedate", "amount"]
+            .map(|name| PropertyName::parse(name).unwrap());
+        let request = build_search_request(&deals(), &january(), None, None, &names, 100);
+        assert_eq!(request.properties, ["dealstage", "amount", "closedate"]);
     }
 
     #[test]
