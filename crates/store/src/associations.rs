@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use hubsync_core::{ConnectionId, TableName};
 use sqlx::{Connection as _, PgConnection};
 
-use crate::error::{Error, Result, sqlstate, violation};
+use crate::error::{Error, Result, missing_parent};
 use crate::names::{from_bigint, to_bigint};
 
 /// One association from a record of the from-table to a record of the to-table.
@@ -115,12 +115,11 @@ pub async fn replace_associations(
     .bind(&labels)
     .execute(&mut *tx)
     .await
-    .map_err(|error| match violation(&error) {
-        Some((sqlstate::FOREIGN_KEY_VIOLATION, _)) => Error::TableNotFound {
+    .map_err(|error| {
+        missing_parent(error, || Error::TableNotFound {
             connection_id,
             table: from_table.clone(),
-        },
-        _ => Error::Database(error),
+        })
     })?
     .rows_affected();
     tx.commit().await?;

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::runs::{RunStatus, fetch_run};
+use crate::tables::get_watermark;
 
 /// What [`commit_run`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,23 +71,15 @@ pub async fn commit_run(conn: &mut PgConnection, run_id: RunId) -> Result<Commit
                 tx.commit().await?;
                 return Ok(CommitOutcome::Pending { progress });
             }
-            sqlx::query(
-                "UPDATE hubsync.runs SET status = 'failed', error = $2, finished_at = now(),
-                     records = (SELECT COALESCE(sum(records), 0) FROM hubsync.chunks WHERE run_id = $1),
-                     pages = (SELECT COALESCE(sum(pages), 0) FROM hubsync.chunks WHERE run_id = $1)
-                 WHERE id = $1",
-            )
-            .bind(run_id.as_uuid())
-            .bind(format!(
+            let error = format!(
                 "{} of {} chunks failed; the watermark is held until they are requeued",
                 progress.failed, progress.leaves
-            ))
-            .execute(&mut *tx)
-            .await?;
+            );
+            close_run(&mut tx, run_id, RunStatus::Failed, Some(&error)).await?;
             CommitOutcome::Failed { progress }
         }
         WatermarkDecision::Keep => {
-            close_succeeded(&mut tx, run_id).await?;
+            close_run(&mut tx, run_id, RunStatus::Succeeded, None).await?;
             CommitOutcome::Kept {
                 watermark: run.previous_watermark,
             }
@@ -105,29 +98,19 @@ pub async fn commit_run(conn: &mut PgConnection, run_id: RunId) -> Result<Commit
             .await?
             .rows_affected();
             if moved == 0 {
-                let found: Option<Option<DateTime<Utc>>> = sqlx::query_scalar(
-                    "SELECT watermark FROM hubsync.tables
-                     WHERE connection_id = $1 AND table_name = $2",
-                )
-                .bind(run.connection_id.as_uuid())
-                .bind(run.table.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
+                let found = get_watermark(&mut tx, run.connection_id, &run.table).await;
                 tx.rollback().await?;
                 return Err(match found {
-                    None => Error::TableNotFound {
-                        connection_id: run.connection_id,
-                        table: run.table,
-                    },
-                    Some(found) => Error::WatermarkMoved {
+                    Ok(found) => Error::WatermarkMoved {
                         run_id,
                         table: run.table,
                         expected: from,
                         found,
                     },
+                    Err(error) => error,
                 });
             }
-            close_succeeded(&mut tx, run_id).await?;
+            close_run(&mut tx, run_id, RunStatus::Succeeded, None).await?;
             CommitOutcome::Committed { watermark: to }
         }
     };
@@ -135,15 +118,24 @@ pub async fn commit_run(conn: &mut PgConnection, run_id: RunId) -> Result<Commit
     Ok(outcome)
 }
 
-async fn close_succeeded(conn: &mut PgConnection, run_id: RunId) -> Result<()> {
+/// Ends a run with its totals; only a succeeded run is committed.
+async fn close_run(
+    conn: &mut PgConnection,
+    run_id: RunId,
+    status: RunStatus,
+    error: Option<&str>,
+) -> Result<()> {
     sqlx::query(
         "UPDATE hubsync.runs
-         SET status = 'succeeded', finished_at = now(), committed_at = now(), error = NULL,
-             records = (SELECT COALESCE(sum(records), 0) FROM hubsync.chunks WHERE run_id = $1),
-             pages = (SELECT COALESCE(sum(pages), 0) FROM hubsync.chunks WHERE run_id = $1)
+         SET status = $2, error = $3, finished_at = now(),
+             committed_at = CASE WHEN $2 = 'succeeded' THEN now() END,
+             (records, pages) = (SELECT COALESCE(sum(records), 0), COALESCE(sum(pages), 0)
+                                 FROM hubsync.chunks WHERE run_id = $1)
          WHERE id = $1",
     )
     .bind(run_id.as_uuid())
+    .bind(status.as_str())
+    .bind(error)
     .execute(conn)
     .await?;
     Ok(())

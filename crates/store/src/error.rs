@@ -184,6 +184,15 @@ fn is_retryable_sqlx(error: &sqlx::Error) -> bool {
     }
 }
 
+/// A write refused by a foreign key means the row it hangs from is gone: `missing`
+/// names it; any other failure stays a database error.
+pub(crate) fn missing_parent(error: sqlx::Error, missing: impl FnOnce() -> Error) -> Error {
+    match violation(&error) {
+        Some((sqlstate::FOREIGN_KEY_VIOLATION, _)) => missing(),
+        _ => Error::Database(error),
+    }
+}
+
 /// The SQLSTATE and constraint of a database error.
 pub(crate) fn violation(error: &sqlx::Error) -> Option<(&str, Option<&str>)> {
     match error {

@@ -86,7 +86,7 @@ pub use error::{Error, Result};
 pub use fields::{FieldChanges, StoredField, list_fields, live_fields, replace_fields};
 pub use names::SchemaName;
 pub use owners::{list_owners, replace_owners};
-pub use pool::{DatabaseSettings, connect, connect_lazy, migrate};
+pub use pool::{DatabaseSettings, connect, migrate};
 pub use records::{
     RecordRow, StoredRecord, count_records, get_record, list_records, upsert_records,
 };

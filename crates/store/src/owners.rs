@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use sqlx::types::Json;
 use sqlx::{Connection as _, PgConnection};
 
-use crate::error::{Error, Result, sqlstate, violation};
+use crate::error::{Error, Result, missing_parent};
 
 /// Replaces the connection's owners with `owners` (active and archived together); an
 /// owner listed twice keeps its active entry. Returns how many are stored.
@@ -70,11 +70,10 @@ pub async fn replace_owners(
     .bind(Json(Value::Array(rows)))
     .execute(&mut *tx)
     .await
-    .map_err(|error| match violation(&error) {
-        Some((sqlstate::FOREIGN_KEY_VIOLATION, _)) => {
+    .map_err(|error| {
+        missing_parent(error, || {
             Error::ConnectionNotFound(connection_id.to_string())
-        }
-        _ => Error::Database(error),
+        })
     })?
     .rows_affected();
     tx.commit().await?;

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 /// `[database]` in the configuration. The URL holds a password, so it is a secret:
 /// `Debug` prints `[REDACTED]` instead.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     pub url: SecretString,
     /// Size the pool to the role's concurrency (a worker holds one connection per
@@ -94,17 +95,26 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<PgPool> {
         .await?)
 }
 
-/// A pool that connects on first use (a role that must start while the database is
-/// still coming up).
-pub fn connect_lazy(settings: &DatabaseSettings) -> Result<PgPool> {
-    Ok(settings
-        .pool_options()
-        .connect_lazy_with(settings.connect_options()?))
-}
-
 /// Applies the migrations. sqlx holds an advisory lock while migrating, so pods that
 /// start together are safe: one migrates, the others wait and find nothing to do.
 pub async fn migrate(pool: &PgPool) -> Result<()> {
     crate::MIGRATOR.run(pool).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_misspelt_setting_is_refused_rather_than_ignored() {
+        let settings: DatabaseSettings =
+            serde_json::from_value(serde_json::json!({"url": "postgres://h/db"})).unwrap();
+        assert_eq!(settings.max_connections, 10);
+        let error = serde_json::from_value::<DatabaseSettings>(
+            serde_json::json!({"url": "postgres://h/db", "max_conections": 3}),
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("max_conections"), "{error}");
+    }
 }

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use sqlx::PgConnection;
 use sqlx::types::Json;
 
-use crate::error::{Error, Result, sqlstate, violation};
+use crate::error::{Error, Result, missing_parent};
 use crate::names::{from_bigint, to_bigint};
 
 /// One record as the worker writes it.
@@ -164,12 +164,11 @@ pub async fn upsert_records(
     .bind(&deleted)
     .fetch_all(conn)
     .await
-    .map_err(|error| match violation(&error) {
-        Some((sqlstate::FOREIGN_KEY_VIOLATION, _)) => Error::TableNotFound {
+    .map_err(|error| {
+        missing_parent(error, || Error::TableNotFound {
             connection_id,
             table: table.clone(),
-        },
-        _ => Error::Database(error),
+        })
     })?;
 
     let mut applied = applied

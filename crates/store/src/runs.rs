@@ -15,6 +15,7 @@ use crate::associations::parse_table;
 use crate::chunks::{Chunk, NewChunk, insert_chunks};
 use crate::error::{Error, RUNNING_RUN_INDEX, Result, sqlstate, violation};
 use crate::names::count;
+use crate::tables::get_watermark;
 
 /// Where a run stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -259,13 +260,7 @@ async fn try_create_run(
     // makes the planned window wider than needed: record the current one, so the
     // compare-and-set at commit expects what is really there. One that moved back (an
     // ops reset) asks for a wider window than planned: refuse, the planner replans.
-    let current: Option<DateTime<Utc>> = sqlx::query_scalar(
-        "SELECT watermark FROM hubsync.tables WHERE connection_id = $1 AND table_name = $2",
-    )
-    .bind(new.connection_id.as_uuid())
-    .bind(new.table.as_str())
-    .fetch_one(&mut *tx)
-    .await?;
+    let current = get_watermark(&mut tx, new.connection_id, &new.table).await?;
     if new.previous_watermark > current {
         tx.rollback().await?;
         return Err(Error::PlanOutdated {

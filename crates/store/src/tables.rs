@@ -8,7 +8,7 @@ use sqlx::types::Json;
 use sqlx::{Connection as _, PgConnection};
 use uuid::Uuid;
 
-use crate::error::{Error, Result, sqlstate, violation};
+use crate::error::{Error, Result, missing_parent};
 
 /// The skip reason of a stored table the catalog no longer offers (a custom object
 /// deleted in HubSpot, or its scopes revoked).
@@ -173,11 +173,10 @@ pub async fn upsert_tables(
         .bind(entry.skip_reason.as_deref())
         .execute(&mut *tx)
         .await
-        .map_err(|error| match violation(&error) {
-            Some((sqlstate::FOREIGN_KEY_VIOLATION, _)) => {
+        .map_err(|error| {
+            missing_parent(error, || {
                 Error::ConnectionNotFound(connection_id.to_string())
-            }
-            _ => Error::Database(error),
+            })
         })?;
     }
     let present: Vec<&str> = entries.iter().map(|e| e.spec.name.as_str()).collect();

@@ -13,7 +13,7 @@
 //! a retyped field still has rows written under its old type until they sync again,
 //! and one bad row must not break every query on the view.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use hubsync_core::{ConnectionId, SqlType, TableName};
@@ -87,14 +87,7 @@ pub async fn rebuild_views_within(
     connection_id: ConnectionId,
     lock_timeout: Duration,
 ) -> Result<ViewReport> {
-    let mut tx = conn.begin().await?;
-    set_lock_timeout(&mut tx, lock_timeout).await?;
-    let schema = lock_connection(&mut tx, connection_id).await?;
-    tx.execute(sqlx::AssertSqlSafe(format!(
-        "CREATE SCHEMA IF NOT EXISTS {}",
-        quote_ident(schema.as_str())
-    )))
-    .await?;
+    let (mut tx, schema) = begin_rebuild(conn, connection_id, lock_timeout).await?;
     let definitions = view_definitions(&mut tx, connection_id).await?;
     for view in &definitions.views {
         replace_view(&mut tx, &schema, view).await?;
@@ -133,8 +126,7 @@ pub async fn views_outdated(conn: &mut PgConnection, connection_id: ConnectionId
     .bind(&schema)
     .fetch_all(&mut *conn)
     .await?;
-    let comments: std::collections::HashMap<String, Option<String>> =
-        comments.into_iter().collect();
+    let comments: HashMap<String, Option<String>> = comments.into_iter().collect();
     Ok(definitions.views.iter().any(|view| {
         comments.get(&view.name).and_then(Option::as_deref) != Some(view.marker().as_str())
     }))
@@ -147,18 +139,64 @@ pub async fn rebuild_table_view(
     connection_id: ConnectionId,
     table: &TableName,
 ) -> Result<Vec<String>> {
+    let (mut tx, schema) = begin_rebuild(conn, connection_id, VIEW_LOCK_TIMEOUT).await?;
+    let mut fields = view_fields(&mut tx, connection_id, Some(table)).await?;
+    let (view, skipped) = table_view(
+        connection_id,
+        table,
+        fields.remove(table.as_str()).unwrap_or_default(),
+    )?;
+    replace_view(&mut tx, &schema, &view).await?;
+    tx.commit().await?;
+    Ok(skipped)
+}
+
+/// Opens a rebuild's transaction: lock waits bounded, the connection locked against a
+/// concurrent rebuild, its schema there.
+async fn begin_rebuild(
+    conn: &mut PgConnection,
+    connection_id: ConnectionId,
+    lock_timeout: Duration,
+) -> Result<(sqlx::Transaction<'_, sqlx::Postgres>, SchemaName)> {
     let mut tx = conn.begin().await?;
-    set_lock_timeout(&mut tx, VIEW_LOCK_TIMEOUT).await?;
+    set_lock_timeout(&mut tx, lock_timeout).await?;
     let schema = lock_connection(&mut tx, connection_id).await?;
     tx.execute(sqlx::AssertSqlSafe(format!(
         "CREATE SCHEMA IF NOT EXISTS {}",
         quote_ident(schema.as_str())
     )))
     .await?;
-    let (view, skipped) = table_view(&mut tx, connection_id, table).await?;
-    replace_view(&mut tx, &schema, &view).await?;
-    tx.commit().await?;
-    Ok(skipped)
+    Ok((tx, schema))
+}
+
+/// A live field as a view column: property, column and SQL type.
+type ViewField = (String, String, String);
+
+/// The live fields of a connection (or of one of its tables) by table, each table's
+/// in column order: one query for every view.
+async fn view_fields(
+    conn: &mut PgConnection,
+    connection_id: ConnectionId,
+    table: Option<&TableName>,
+) -> Result<HashMap<String, Vec<ViewField>>> {
+    let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT table_name, property_name, column_name, sql_type FROM hubsync.fields
+         WHERE connection_id = $1 AND ($2::text IS NULL OR table_name = $2)
+           AND archived_at IS NULL
+         ORDER BY table_name, column_name",
+    )
+    .bind(connection_id.as_uuid())
+    .bind(table.map(TableName::as_str))
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut by_table: HashMap<String, Vec<ViewField>> = HashMap::new();
+    for (table, property, column, sql_type) in rows {
+        by_table
+            .entry(table)
+            .or_default()
+            .push((property, column, sql_type));
+    }
+    Ok(by_table)
 }
 
 /// Bounds lock waits for the rest of the current transaction.
@@ -207,12 +245,14 @@ async fn view_definitions(
         .iter()
         .map(|name| parse_table(name))
         .collect::<Result<Vec<TableName>>>()?;
+    let mut fields = view_fields(conn, connection_id, None).await?;
     let mut definitions = ViewDefinitions {
         views: Vec::with_capacity(tables.len() + 2),
         skipped_columns: Vec::new(),
     };
     for table in &tables {
-        let (view, skipped) = table_view(conn, connection_id, table).await?;
+        let table_fields = fields.remove(table.as_str()).unwrap_or_default();
+        let (view, skipped) = table_view(connection_id, table, table_fields)?;
         definitions.views.push(view);
         definitions.skipped_columns.extend(
             skipped
@@ -285,22 +325,13 @@ async fn replace_view(
     Ok(())
 }
 
-/// A table's view and the properties left out of it.
-async fn table_view(
-    conn: &mut PgConnection,
+/// A table's view from its live fields (in column order), and the properties left out
+/// of it.
+fn table_view(
     connection_id: ConnectionId,
     table: &TableName,
+    fields: Vec<ViewField>,
 ) -> Result<(ViewDefinition, Vec<String>)> {
-    let fields: Vec<(String, String, String)> = sqlx::query_as(
-        "SELECT property_name, column_name, sql_type FROM hubsync.fields
-         WHERE connection_id = $1 AND table_name = $2 AND archived_at IS NULL
-         ORDER BY column_name",
-    )
-    .bind(connection_id.as_uuid())
-    .bind(table.as_str())
-    .fetch_all(&mut *conn)
-    .await?;
-
     let mut columns = vec!["r.id".to_owned()];
     let mut used: BTreeSet<String> = SYSTEM_COLUMNS.iter().map(|c| (*c).to_owned()).collect();
     used.insert("id".to_owned());
