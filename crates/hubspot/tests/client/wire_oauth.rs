@@ -121,6 +121,55 @@ async fn an_expired_token_is_refreshed_once_and_the_call_retried() {
 }
 
 #[tokio::test]
+async fn a_token_inside_the_refresh_margin_is_refreshed_before_the_call() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/v1/token"))
+        .and(body_string_contains("refresh_token=refresh-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(token_body(
+            "access-2",
+            "refresh-1",
+            1800,
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // No 401 is mounted: a call sent with the old token would find no mock.
+    Mock::given(method("GET"))
+        .and(path("/crm/v3/pipelines/deals"))
+        .and(bearer_token("access-2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"results": []})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = HubSpotClient::new(quick_config(&server.uri())).unwrap();
+    let app = client.oauth_app(oauth_config(&server)).unwrap();
+    let grant = hubsync_hubspot::TokenGrant {
+        access_token: AccessToken::new("access-1".into()),
+        refresh_token: Some(RefreshToken::new("refresh-1".into())),
+        expires_in: Duration::from_secs(60),
+        hub_id: Some(62515),
+        scopes: None,
+        user_id: None,
+    };
+    // 5 s of life left, inside the margin (a tenth of 60 s): due for refresh, though
+    // HubSpot would still accept it. A short lifetime keeps the Instant arithmetic
+    // safe on a freshly booted machine.
+    let issued_at = tokio::time::Instant::now() - Duration::from_secs(55);
+    let provider = Arc::new(TokenProvider::from_grant(app, &grant, issued_at).unwrap());
+    let portal = client.portal(provider.clone());
+
+    portal.pipelines("deals").await.unwrap();
+
+    assert_eq!(provider.refresh_count(), 1);
+    assert_eq!(
+        client.stats().requests,
+        2,
+        "one refresh and one call, no retry"
+    );
+}
+
+#[tokio::test]
 async fn many_waiting_tasks_share_one_refresh() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
