@@ -173,10 +173,6 @@ impl SimControl {
         self.state.base_url()
     }
 
-    pub fn portal_ids(&self) -> Vec<u64> {
-        read(&self.state.portals).keys().copied().collect()
-    }
-
     pub fn portals(&self) -> Vec<PortalCredentials> {
         let portals: Vec<Arc<Portal>> = read(&self.state.portals).values().cloned().collect();
         portals.iter().map(|p| self.credentials(p)).collect()
@@ -372,16 +368,8 @@ impl SimControl {
         write(&self.state.settings).latency = latency;
     }
 
-    pub fn set_token_lifetime(&self, secs: u64) {
-        write(&self.state.settings).token_lifetime_secs = secs;
-    }
-
     pub fn set_association_page_size(&self, size: usize) {
         write(&self.state.settings).association_page_size = size.max(1);
-    }
-
-    pub fn set_max_url_length(&self, length: usize) {
-        write(&self.state.settings).max_url_length = length;
     }
 
     pub fn faults(&self) -> FaultPlan {

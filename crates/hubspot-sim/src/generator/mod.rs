@@ -20,7 +20,6 @@ use crate::store::{
     Stage, TypeInfo, fmt_ms,
 };
 use definitions::{add_stage_properties, association_defs, cars};
-pub use values::midnight_date;
 use values::{PlanItem, ValueContext, pick, plan_property, value};
 
 const DAY_MS: i64 = 86_400_000;

@@ -192,20 +192,6 @@ impl AssocStore {
             }
         }
     }
-
-    /// Drops every association of a record (hard delete).
-    pub fn forget_record(&mut self, table: usize, id: u64) {
-        for ((from, to), map) in self.pairs.iter_mut() {
-            if *from == table {
-                map.remove(&id);
-            }
-            if *to == table {
-                for links in map.values_mut() {
-                    links.retain(|l| l.to_id != id);
-                }
-            }
-        }
-    }
 }
 
 fn add(map: &mut BTreeMap<u64, Vec<Link>>, from_id: u64, to_id: u64, type_ids: &[u32]) {
