@@ -47,6 +47,13 @@ pub enum PlanError {
     },
 }
 
+// A pool or transaction failure is a store failure like any other.
+impl From<sqlx::Error> for PlanError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Store(error.into())
+    }
+}
+
 fn names(tables: &[TableName]) -> String {
     tables
         .iter()

@@ -60,11 +60,7 @@ pub async fn progress_of(
     context: &PlannerContext,
     run_ids: &[RunId],
 ) -> Result<Vec<RunProgress>, PlanError> {
-    let mut db = context
-        .pool
-        .acquire()
-        .await
-        .map_err(hubsync_store::Error::from)?;
+    let mut db = context.pool.acquire().await?;
     let counts = runs::chunk_counts(&mut db, run_ids).await?;
     let mut progress = Vec::with_capacity(run_ids.len());
     for run_id in run_ids {

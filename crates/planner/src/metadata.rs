@@ -61,11 +61,21 @@ pub async fn refresh_metadata(
     settings: &PlannerSettings,
 ) -> Result<MetadataReport, PlanError> {
     let connection = {
-        let mut db = pool.acquire().await.map_err(hubsync_store::Error::from)?;
+        let mut db = pool.acquire().await?;
         connections::get_connection(&mut db, connection_id)
             .await?
             .ok_or_else(|| hubsync_store::Error::ConnectionNotFound(connection_id.to_string()))?
     };
+    refresh_connection(pool, portals, &connection, settings).await
+}
+
+/// [`refresh_metadata`] of a connection already read.
+pub(crate) async fn refresh_connection(
+    pool: &PgPool,
+    portals: &PortalClients,
+    connection: &Connection,
+    settings: &PlannerSettings,
+) -> Result<MetadataReport, PlanError> {
     if connection.status != ConnectionStatus::Active {
         return Err(PlanError::ConnectionNotActive {
             connection: connection.hub_id.to_string(),
@@ -75,7 +85,7 @@ pub async fn refresh_metadata(
     }
     let refreshed = async {
         let portal = portals.get(connection.id).await?;
-        refresh(pool, settings, portals, &connection, &portal).await
+        refresh(pool, settings, portals, connection, &portal).await
     };
     match refreshed.await {
         Err(PlanError::HubSpot(hubsync_hubspot::Error::ReconnectRequired { reason, .. })) => {
@@ -103,7 +113,7 @@ async fn refresh(
     let granted: BTreeSet<String> = introspected.scopes.into_iter().collect();
     if granted != connection.granted_scopes {
         info!(scopes = granted.len(), "granted scopes changed");
-        let mut db = pool.acquire().await.map_err(hubsync_store::Error::from)?;
+        let mut db = pool.acquire().await?;
         connections::set_granted_scopes(&mut db, connection.id, &granted).await?;
     }
     let mut report = MetadataReport {
@@ -128,7 +138,7 @@ async fn refresh(
     let selection = select_tables(&report.granted_scopes, &schemas);
     report.left_out = selection.left_out.clone();
     {
-        let mut db = pool.acquire().await.map_err(hubsync_store::Error::from)?;
+        let mut db = pool.acquire().await?;
         tables::upsert_tables(
             &mut db,
             connection.id,
@@ -145,14 +155,14 @@ async fn refresh(
         }
     };
     if let Some(owners) = &owners {
-        let mut db = pool.acquire().await.map_err(hubsync_store::Error::from)?;
+        let mut db = pool.acquire().await?;
         report.owners =
             Some(owners::replace_owners(&mut db, connection.id, owners).await? as usize);
     }
     let owners = owners.unwrap_or_default();
     {
         // Custom tables and owners left out have no table row: `status` reads why here.
-        let mut db = pool.acquire().await.map_err(hubsync_store::Error::from)?;
+        let mut db = pool.acquire().await?;
         connections::set_connection_left_out(&mut db, connection.id, &report.left_out).await?;
     }
 
@@ -183,8 +193,8 @@ async fn refresh(
                 .iter()
                 .map(|reason| format!("{}: {reason}", spec.name)),
         );
-        let mut db = pool.acquire().await.map_err(hubsync_store::Error::from)?;
-        let mut tx = db.begin().await.map_err(hubsync_store::Error::from)?;
+        let mut db = pool.acquire().await?;
+        let mut tx = db.begin().await?;
         let changes = fields::replace_fields(
             &mut tx,
             connection.id,
@@ -208,7 +218,7 @@ async fn refresh(
             );
             report.reread.push(name.clone());
         }
-        tx.commit().await.map_err(hubsync_store::Error::from)?;
+        tx.commit().await?;
         if changes.changed() {
             report.changed_tables.push(name.clone());
         }
@@ -217,7 +227,7 @@ async fn refresh(
     }
     report.changed_tables.sort();
     report.reread.sort();
-    let mut db = pool.acquire().await.map_err(hubsync_store::Error::from)?;
+    let mut db = pool.acquire().await?;
     // Also when no field changed now: an earlier rebuild may have failed after its
     // fields were stored, and the views would otherwise lag behind them for good.
     if view_changed || views::views_outdated(&mut db, connection.id).await? {

@@ -13,7 +13,7 @@ use hubsync_core::{
 use hubsync_queue::{OutgoingMessage, Route};
 use hubsync_store::chunks::{self, Chunk};
 use hubsync_store::connections::{self, ConnectionRef};
-use hubsync_store::runs::{self, NewRun};
+use hubsync_store::runs::{self, NewRun, Run};
 use hubsync_store::tables::{self, StoredTable};
 use tracing::{Instrument, info, info_span, warn};
 
@@ -102,19 +102,15 @@ pub async fn plan(
 ) -> Result<SyncPlanReport, PlanError> {
     context.settings.validate().map_err(PlanError::Settings)?;
     let connection = {
-        let mut db = context
-            .pool
-            .acquire()
-            .await
-            .map_err(hubsync_store::Error::from)?;
+        let mut db = context.pool.acquire().await?;
         connections::resolve_connection(&mut db, request.connection).await?
     };
     let span = info_span!("plan", connection_id = %connection.id, hub_id = connection.hub_id, kind = ?request.kind);
     async {
-        let metadata = metadata::refresh_metadata(
+        let metadata = metadata::refresh_connection(
             &context.pool,
             &context.portals,
-            connection.id,
+            &connection,
             &context.settings,
         )
         .await?;
@@ -127,7 +123,7 @@ pub async fn plan(
             refused: Vec::new(),
         };
         let stored: BTreeMap<TableName, StoredTable> = {
-            let mut db = context.pool.acquire().await.map_err(hubsync_store::Error::from)?;
+            let mut db = context.pool.acquire().await?;
             tables::list_tables(&mut db, connection.id)
                 .await?
                 .into_iter()
@@ -164,7 +160,7 @@ pub async fn plan(
             if matches!(planned, Planned::Outdated) {
                 // The watermark moved back while we planned (an ops reset): plan again
                 // from the current one, once.
-                let mut db = context.pool.acquire().await.map_err(hubsync_store::Error::from)?;
+                let mut db = context.pool.acquire().await?;
                 let current = tables::require_table(&mut db, connection.id, &name).await?;
                 drop(db);
                 planned = start_run(context, &current, request.kind).await?;
@@ -256,11 +252,7 @@ async fn start_run(
         previous_watermark: table.watermark,
     };
     let created = {
-        let mut db = context
-            .pool
-            .acquire()
-            .await
-            .map_err(hubsync_store::Error::from)?;
+        let mut db = context.pool.acquire().await?;
         runs::create_run(&mut db, &new_run, &ranges).await
     };
     let created = match created {
@@ -286,31 +278,39 @@ async fn start_run(
         watermark_to = %run.window.end(),
     );
     async {
-        publish(context, run.kind, &created.chunks)
-            .await
-            .map_err(|source| PlanError::Publish {
-                table: run.table.clone(),
-                run_id: run.id,
-                source,
-            })?;
-        let ids: Vec<ChunkId> = created.chunks.iter().map(|chunk| chunk.id).collect();
-        let mut db = context
-            .pool
-            .acquire()
-            .await
-            .map_err(hubsync_store::Error::from)?;
-        chunks::mark_chunks_published(&mut db, &ids).await?;
-        info!(window = %run.window, chunks = ids.len(), "run started");
+        let published = publish_and_mark(context, run, &created.chunks).await?;
+        info!(window = %run.window, chunks = published, "run started");
         Ok(Planned::Started(StartedRun {
             table: run.table.clone(),
             run_id: run.id,
             kind: run.kind,
             window: run.window,
-            chunks: ids.len(),
+            chunks: published,
         }))
     }
     .instrument(span)
     .await
+}
+
+/// Publishes the jobs of a run's chunks, then stamps the chunks published; a failure
+/// between the two leaves them pending and unstamped, which the next plan of the table
+/// republishes. Gives the number of jobs published.
+async fn publish_and_mark(
+    context: &PlannerContext,
+    run: &Run,
+    chunks: &[Chunk],
+) -> Result<usize, PlanError> {
+    publish(context, run.kind, chunks)
+        .await
+        .map_err(|source| PlanError::Publish {
+            table: run.table.clone(),
+            run_id: run.id,
+            source,
+        })?;
+    let ids: Vec<ChunkId> = chunks.iter().map(|chunk| chunk.id).collect();
+    let mut db = context.pool.acquire().await?;
+    chunks::mark_chunks_published(&mut db, &ids).await?;
+    Ok(ids.len())
 }
 
 /// Publishes the jobs of chunks with confirms.
@@ -337,11 +337,7 @@ async fn republish_unpublished(
     run_id: RunId,
 ) -> Result<usize, PlanError> {
     let (run, unpublished) = {
-        let mut db = context
-            .pool
-            .acquire()
-            .await
-            .map_err(hubsync_store::Error::from)?;
+        let mut db = context.pool.acquire().await?;
         let Some(run) = runs::get_run(&mut db, run_id).await? else {
             return Ok(0);
         };
@@ -355,20 +351,7 @@ async fn republish_unpublished(
     if unpublished.is_empty() {
         return Ok(0);
     }
-    publish(context, run.kind, &unpublished)
-        .await
-        .map_err(|source| PlanError::Publish {
-            table: run.table.clone(),
-            run_id,
-            source,
-        })?;
-    let ids: Vec<ChunkId> = unpublished.iter().map(|chunk| chunk.id).collect();
-    let mut db = context
-        .pool
-        .acquire()
-        .await
-        .map_err(hubsync_store::Error::from)?;
-    chunks::mark_chunks_published(&mut db, &ids).await?;
-    info!(%run_id, republished = ids.len(), "published the in-flight run's unpublished jobs");
-    Ok(ids.len())
+    let republished = publish_and_mark(context, &run, &unpublished).await?;
+    info!(%run_id, republished, "published the in-flight run's unpublished jobs");
+    Ok(republished)
 }
