@@ -27,7 +27,7 @@ pub struct WorkerSettings {
     /// Records per search page (HubSpot's maximum is 200).
     pub page_size: u32,
     /// A chunk whose first page reports more records than this splits itself instead
-    /// of fetching (`sync.split_threshold`).
+    /// of fetching (`worker.split_threshold`).
     pub split_threshold: u64,
     /// Most sub-chunks one split makes; a sub-chunk still too big splits again.
     pub split_max_parts: usize,
