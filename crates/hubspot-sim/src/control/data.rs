@@ -148,16 +148,9 @@ impl SimControl {
         let portal = self.portal(hub_id)?;
         let lag = portal.index_lag();
         let mut data = write(&portal.data);
-        let index = data
-            .control_table_index(object_type)
-            .ok_or_else(|| StoreError::UnknownType(object_type.into()))?;
+        let index = data.control_index(object_type)?;
         let survivor = data.merge(index, primary, merged, !keep_primary_id, now_ms(), lag)?;
-        let table = &data.tables[index];
-        let record = table
-            .live
-            .get(&survivor)
-            .ok_or(StoreError::NotFound(object_type.into(), survivor))?;
-        Ok(record_of(table, record))
+        live_record(&data.tables[index], object_type, survivor)
     }
 
     /// Adds `count` records with generated values; with `same_millisecond` they all share one
@@ -194,12 +187,7 @@ impl SimControl {
             }
             stamper.apply(id, &mut record_data);
             let mut record = Record::new(id, record_data);
-            if !lag.is_zero() {
-                record.pending = Some(Box::new(crate::store::Pending {
-                    since: std::time::Instant::now(),
-                    indexed: None,
-                }));
-            }
+            record.mark_changed(lag, std::time::Instant::now(), None);
             table.live.insert(id, record);
             ids.push(id);
         }
@@ -214,12 +202,8 @@ impl SimControl {
     ) -> Result<Vec<SimAssociation>, ControlError> {
         let portal = self.portal(hub_id)?;
         let data = read(&portal.data);
-        let from = data
-            .control_table_index(from_type)
-            .ok_or_else(|| StoreError::UnknownType(from_type.into()))?;
-        let to = data
-            .control_table_index(to_type)
-            .ok_or_else(|| StoreError::UnknownType(to_type.into()))?;
+        let from = data.control_index(from_type)?;
+        let to = data.control_index(to_type)?;
         // what HubSpot shows: links between records that are not archived
         let (from_live, to_live) = (&data.tables[from].live, &data.tables[to].live);
         Ok(data
@@ -241,12 +225,8 @@ impl SimControl {
     pub fn associate(&self, hub_id: u64, change: &AssociationChange) -> Result<(), ControlError> {
         let portal = self.portal(hub_id)?;
         let mut data = write(&portal.data);
-        let from = data
-            .control_table_index(&change.from_type)
-            .ok_or_else(|| StoreError::UnknownType(change.from_type.clone()))?;
-        let to = data
-            .control_table_index(&change.to_type)
-            .ok_or_else(|| StoreError::UnknownType(change.to_type.clone()))?;
+        let from = data.control_index(&change.from_type)?;
+        let to = data.control_index(&change.to_type)?;
         for (t, id) in [(from, change.from_id), (to, change.to_id)] {
             if !data.tables[t].live.contains_key(&id) {
                 return Err(StoreError::NotFound(data.tables[t].info.plural.clone(), id).into());
@@ -291,12 +271,8 @@ impl SimControl {
     ) -> Result<bool, ControlError> {
         let portal = self.portal(hub_id)?;
         let mut data = write(&portal.data);
-        let from = data
-            .control_table_index(from_type)
-            .ok_or_else(|| StoreError::UnknownType(from_type.into()))?;
-        let to = data
-            .control_table_index(to_type)
-            .ok_or_else(|| StoreError::UnknownType(to_type.into()))?;
+        let from = data.control_index(from_type)?;
+        let to = data.control_index(to_type)?;
         Ok(data.assoc.dissociate(from, from_id, to, to_id))
     }
 

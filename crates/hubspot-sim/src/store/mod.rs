@@ -176,7 +176,12 @@ impl Record {
     }
 
     /// Records that the record changed now, keeping the version search still sees.
-    fn mark_changed(&mut self, lag: Duration, now: Instant, previous: Option<RecordData>) {
+    pub(crate) fn mark_changed(
+        &mut self,
+        lag: Duration,
+        now: Instant,
+        previous: Option<RecordData>,
+    ) {
         if lag.is_zero() {
             self.pending = None;
             return;
@@ -550,22 +555,19 @@ impl PortalData {
 
     /// Like [`Self::table_index`], also taking a custom object's bare name (`cars`): the
     /// control API's spelling, which HubSpot's paths do not accept.
-    pub fn control_table_index(&self, name: &str) -> Option<usize> {
+    pub fn control_index(&self, name: &str) -> Result<usize, StoreError> {
         self.table_index(name)
             .or_else(|| self.tables.iter().position(|t| t.info.plural == name))
-    }
-
-    pub fn table(&self, name: &str) -> Result<&ObjectTable, StoreError> {
-        self.control_table_index(name)
-            .map(|i| &self.tables[i])
             .ok_or_else(|| StoreError::UnknownType(name.to_string()))
     }
 
+    pub fn table(&self, name: &str) -> Result<&ObjectTable, StoreError> {
+        self.control_index(name).map(|i| &self.tables[i])
+    }
+
     pub fn table_mut(&mut self, name: &str) -> Result<&mut ObjectTable, StoreError> {
-        match self.control_table_index(name) {
-            Some(i) => Ok(&mut self.tables[i]),
-            None => Err(StoreError::UnknownType(name.to_string())),
-        }
+        let i = self.control_index(name)?;
+        Ok(&mut self.tables[i])
     }
 
     /// Merges two records and moves the merged records' associations to the survivor.
