@@ -145,7 +145,6 @@ pub enum Error {
     /// `error` or `status` field.
     #[error("oauth request refused: {message}")]
     OAuth {
-        status: Option<u16>,
         code: Option<String>,
         message: String,
     },
@@ -312,6 +311,12 @@ pub(crate) fn correlation_id_from(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Whether a status says "not now" rather than "no": 429, 408, 423 (locked), 477
+/// (portal migrating) and 5xx. The same request may succeed later.
+pub(crate) fn is_transient_status(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 408 | 423 | 429 | 477) || status.is_server_error()
+}
+
 /// Turns a non-2xx API response into an error, by status first: 5xx bodies may be
 /// HTML or empty, so the body is only read for the details it may add.
 pub(crate) fn classify_failure(
@@ -376,7 +381,8 @@ pub(crate) fn classify_failure(
             length: url_length,
             correlation_id,
         },
-        408 | 423 | 477 | 500..=599 => Error::Server {
+        // 429 and 530 are taken above.
+        _ if is_transient_status(status) => Error::Server {
             status: status.as_u16(),
             retry_after,
             correlation_id,

@@ -15,7 +15,7 @@ use futures_util::future::BoxFuture;
 use oauth2::{AsyncHttpClient, HttpRequest, HttpResponse};
 
 use crate::client::Shared;
-use crate::error::{Error, classify_failure};
+use crate::error::{Error, classify_failure, is_transient_status};
 
 pub(crate) struct ReqwestAdapter<'a> {
     pub(crate) shared: &'a Shared,
@@ -43,12 +43,7 @@ impl<'c> AsyncHttpClient<'c> for ReqwestAdapter<'_> {
                 .bytes()
                 .await
                 .map_err(|e| shared.stats.count_error(Error::from_reqwest(e)))?;
-            let refused_for_now = status.as_u16() == 429
-                || status.as_u16() == 423
-                || status.as_u16() == 477
-                || status.as_u16() == 408
-                || status.is_server_error();
-            if refused_for_now {
+            if is_transient_status(status) {
                 return Err(shared
                     .stats
                     .count_error(classify_failure(status, &headers, &body, 0)));

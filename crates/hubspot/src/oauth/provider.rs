@@ -122,7 +122,6 @@ impl TokenProvider {
     /// `issued_at` is when the token request was sent (an upper bound of its age).
     pub fn from_grant(app: OAuthApp, grant: &TokenGrant, issued_at: Instant) -> Result<Self> {
         let refresh_token = grant.refresh_token.clone().ok_or_else(|| Error::OAuth {
-            status: None,
             code: None,
             message: "token response without a refresh token".into(),
         })?;

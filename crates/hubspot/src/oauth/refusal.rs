@@ -74,7 +74,6 @@ pub(crate) fn token_error(
             }
         }
         RequestTokenError::ServerResponse(body) => Error::OAuth {
-            status: None,
             code: body.error.clone().or(body.status.clone()),
             message: body.to_string(),
         },
@@ -87,12 +86,10 @@ pub(crate) fn token_error(
             correlation_id: None,
         },
         RequestTokenError::Parse(_, _) => Error::OAuth {
-            status: None,
             code: None,
             message: "unreadable answer from the token endpoint".into(),
         },
         RequestTokenError::Other(message) => Error::OAuth {
-            status: None,
             code: None,
             message,
         },
