@@ -96,6 +96,18 @@ impl HubSpotClient {
     }
 }
 
+/// `base` + the path `prefix` + `segments` (each percent-encoded), keeping any path
+/// `base` has (a proxy's prefix).
+pub(crate) fn join_url(base: &Url, prefix: &str, segments: &[&str]) -> Result<Url> {
+    let mut url = base.clone();
+    url.path_segments_mut()
+        .map_err(|()| Error::Config(format!("base url {base} cannot hold a path")))?
+        .pop_if_empty()
+        .extend(prefix.split('/').filter(|s| !s.is_empty()))
+        .extend(segments);
+    Ok(url)
+}
+
 /// The API family of a call, for tracing and path configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Family {
@@ -199,14 +211,7 @@ impl PortalClient {
 
     /// `base_url` + the family's prefix + `segments` (each percent-encoded).
     pub(crate) fn url(&self, prefix: &str, segments: &[&str]) -> Result<Url> {
-        let base = &self.shared.config.base_url;
-        let mut url = base.clone();
-        url.path_segments_mut()
-            .map_err(|()| Error::Config(format!("base url {base} cannot hold a path")))?
-            .pop_if_empty()
-            .extend(prefix.split('/').filter(|s| !s.is_empty()))
-            .extend(segments);
-        Ok(url)
+        join_url(&self.shared.config.base_url, prefix, segments)
     }
 
     /// Sends a call with retries, inside one span per call.

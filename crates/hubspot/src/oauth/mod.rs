@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{Span, field, instrument};
 use url::Url;
 
-use crate::client::Shared;
+use crate::client::{Shared, join_url};
 use crate::error::{Error, Result, classify_failure, correlation_id_from};
 use crate::retry::run_with_retry;
 use adapter::ReqwestAdapter;
@@ -209,7 +209,7 @@ impl OAuthApp {
             .api_base_url
             .clone()
             .unwrap_or_else(|| shared.config.base_url.clone());
-        let token_url = join_path(&api_base, &config.token_path)?;
+        let token_url = join_url(&api_base, &config.token_path, &[])?;
         let client = oauth2::Client::new(ClientId::new(config.client_id.clone()))
             .set_client_secret(config.client_secret.clone())
             // HubSpot wants client_id and client_secret in the form body.
@@ -357,14 +357,11 @@ impl OAuthApp {
         Span::current().record("method", method);
         let request = match &self.config.introspection {
             Introspection::LegacyGet { path } => {
-                let mut url = join_path(&self.api_base, path)?;
-                url.path_segments_mut()
-                    .map_err(|()| Error::Config("api base url cannot hold a path".into()))?
-                    .push(access_token.secret());
+                let url = join_url(&self.api_base, path, &[access_token.secret()])?;
                 shared.http.get(url)
             }
             Introspection::Post { path } => {
-                let url = join_path(&self.api_base, path)?;
+                let url = join_url(&self.api_base, path, &[])?;
                 shared.http.post(url).form(&[
                     ("client_id", self.config.client_id.as_str()),
                     ("client_secret", self.config.client_secret.secret().as_str()),
@@ -419,15 +416,6 @@ pub(crate) fn record_response(status: u16, headers: &reqwest::header::HeaderMap)
     }
 }
 
-fn join_path(base: &Url, path: &str) -> Result<Url> {
-    let mut url = base.clone();
-    url.path_segments_mut()
-        .map_err(|()| Error::Config(format!("base url {base} cannot hold a path")))?
-        .pop_if_empty()
-        .extend(path.split('/').filter(|s| !s.is_empty()));
-    Ok(url)
-}
-
 fn grant_from(response: HubSpotTokenResponse) -> TokenGrant {
     let extra = response.extra_fields().clone();
     let scopes = extra.scopes.or_else(|| {
@@ -454,7 +442,7 @@ mod tests {
     fn join_path_keeps_a_base_path() {
         let base = Url::parse("http://127.0.0.1:8080/proxy/").unwrap();
         assert_eq!(
-            join_path(&base, "/oauth/v1/token").unwrap().as_str(),
+            join_url(&base, "/oauth/v1/token", &[]).unwrap().as_str(),
             "http://127.0.0.1:8080/proxy/oauth/v1/token"
         );
     }
