@@ -4,7 +4,7 @@
 use std::{sync::Arc, time::Duration};
 
 use backon::Retryable;
-use futures_util::{Stream, StreamExt, stream};
+use futures_util::StreamExt;
 use lapin::{
     options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions},
     types::FieldTable,
@@ -101,11 +101,6 @@ impl Consumer {
         })
     }
 
-    /// The consumer tag this process uses at the broker.
-    pub fn tag(&self) -> &str {
-        &self.tag
-    }
-
     /// The next delivery; `None` after shutdown. See the type's documentation for
     /// what happens during an outage. Cancel-safe: dropping the future (e.g. in a
     /// `select!`) loses no delivery.
@@ -165,16 +160,6 @@ impl Consumer {
             State::Stopped { link: Some(link) } => link.close().await,
             _ => Ok(()),
         }
-    }
-
-    /// The deliveries as a `Stream` (ends at shutdown). Dropping the stream closes the
-    /// connection; prefer [`Consumer::next`] + [`Consumer::close`] when in-flight
-    /// deliveries must still be acked after shutdown.
-    pub fn into_stream(self) -> impl Stream<Item = Result<Delivery>> + Send {
-        stream::unfold(self, |mut consumer| async move {
-            let item = consumer.next().await?;
-            Some((item, consumer))
-        })
     }
 
     /// Cancels the subscription and returns prefetched, not handed out, deliveries.

@@ -79,7 +79,7 @@ impl OutgoingMessage {
 /// Publishes to the jobs exchange on a confirm-mode channel of its own connection.
 ///
 /// Cheap to clone; clones share the connection. The connection is opened at the
-/// first publish (or by [`Publisher::connect`]) and reopened after it is lost, with
+/// first publish and reopened after it is lost, with
 /// the topology redeclared each time.
 ///
 /// During a broker outage a publish does not fail at once: it keeps reconnecting with
@@ -114,14 +114,6 @@ impl std::fmt::Debug for Publisher {
 }
 
 impl Publisher {
-    /// Validates the settings and connects once, so that a broker that is down or
-    /// refuses us is reported at startup. Fails with the first attempt's error.
-    pub async fn connect(settings: QueueSettings) -> Result<Self> {
-        settings.validate()?;
-        let publisher = Self::lazy(Arc::new(settings));
-        publisher.current_link().await?;
-        Ok(publisher)
-    }
 
     /// A publisher that connects at its first publish.
     pub(crate) fn lazy(settings: Arc<QueueSettings>) -> Self {
