@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use hubsync_core::{CustomQueryError, TableName};
+use hubsync_core::TableName;
 
 use crate::page::PageError;
 
@@ -19,8 +19,6 @@ pub enum ChunkError {
     UnknownChunk,
     #[error("table {0} of the chunk's connection is not in the store")]
     UnknownTable(TableName),
-    #[error("the table's stored custom query is invalid: {0}")]
-    CustomQuery(#[from] CustomQueryError),
     #[error(transparent)]
     Page(#[from] PageError),
     #[error("hubspot reported {count} errors reading associations {from} → {to}: {first}")]
@@ -52,9 +50,7 @@ impl ChunkError {
             // Per-input errors of an association read are not classified by HubSpot;
             // another attempt is cheap and max_attempts bounds it.
             Self::Associations { .. } => true,
-            Self::UnknownChunk | Self::UnknownTable(_) | Self::CustomQuery(_) | Self::Page(_) => {
-                false
-            }
+            Self::UnknownChunk | Self::UnknownTable(_) | Self::Page(_) => false,
         }
     }
 
@@ -83,7 +79,6 @@ impl ChunkError {
             Self::Queue(_) => "queue",
             Self::UnknownChunk => "unknown_chunk",
             Self::UnknownTable(_) => "unknown_table",
-            Self::CustomQuery(_) => "custom_query",
             Self::Page(_) => "bad_page",
             Self::Associations { .. } => "associations",
         }

@@ -18,7 +18,7 @@
 
 mod chunk;
 mod db;
-pub mod error;
+mod error;
 mod fetch;
 mod page;
 mod settings;

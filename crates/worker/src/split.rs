@@ -56,7 +56,7 @@ pub fn plan_split(
         return None;
     }
     if range.modified().is_single_ms() {
-        return split_by_ids(range, first_page, remaining, threshold, max_parts);
+        return split_by_ids(range, first_page, remaining, parts, threshold, max_parts);
     }
     let pieces = split_time_by_sample(range.modified(), first_page, parts, threshold);
     (pieces.len() > 1).then(|| pieces.into_iter().map(ChunkRange::time).collect())
@@ -120,11 +120,13 @@ fn split_time_by_sample(
         .collect()
 }
 
-/// Id cuts inside one millisecond, by the sample's density (core).
+/// Id cuts inside one millisecond, by the sample's density (core); `parts` (without
+/// headroom) when the page gave no ids to sample.
 fn split_by_ids(
     range: &ChunkRange,
     first_page: &FirstPage,
     remaining: u64,
+    parts: usize,
     threshold: u64,
     max_parts: usize,
 ) -> Option<Vec<ChunkRange>> {
@@ -132,7 +134,7 @@ fn split_by_ids(
         first_page.ids.iter().min().copied(),
         first_page.ids.iter().max().copied(),
     ) else {
-        return range.split(parts_needed(remaining, threshold, max_parts), None);
+        return range.split(parts, None);
     };
     let with_headroom = remaining.saturating_mul(HEADROOM_NUMERATOR) / HEADROOM_DENOMINATOR;
     range.split_sampled(
