@@ -26,6 +26,15 @@ impl Policy {
         }
     }
 
+    /// The limit's spelling in a 429's `groupName` (`publicapi:oauth-app-{kind}:{hubId}`).
+    pub fn group_kind(self) -> &'static str {
+        match self {
+            Self::TenSecondlyRolling => "ten-secondly",
+            Self::Secondly => "secondly",
+            Self::Daily => "daily",
+        }
+    }
+
     pub fn message(self) -> &'static str {
         match self {
             Self::TenSecondlyRolling => "You have reached your ten_secondly_rolling limit.",

@@ -314,11 +314,6 @@ pub async fn gate(State(state): State<Shared>, mut request: Request, next: Next)
                 ) => {
                     state.counters.rate_limited(policy.name());
                     portal.counters.rate_limited(policy.name());
-                    let kind = match policy {
-                        crate::ratelimit::Policy::TenSecondlyRolling => "ten-secondly",
-                        crate::ratelimit::Policy::Secondly => "secondly",
-                        crate::ratelimit::Policy::Daily => "daily",
-                    };
                     let mut e = ApiError::new(
                         StatusCode::TOO_MANY_REQUESTS,
                         json!({
@@ -327,7 +322,7 @@ pub async fn gate(State(state): State<Shared>, mut request: Request, next: Next)
                             "errorType": "RATE_LIMIT",
                             "correlationId": correlation_id(),
                             "policyName": policy.name(),
-                            "groupName": format!("publicapi:oauth-app-{kind}:{}", portal.hub_id),
+                            "groupName": format!("publicapi:oauth-app-{}:{}", policy.group_kind(), portal.hub_id),
                             "requestId": correlation_id(),
                         }),
                     );
@@ -337,17 +332,9 @@ pub async fn gate(State(state): State<Shared>, mut request: Request, next: Next)
                             retry_after.as_secs_f64().ceil().max(1.0).to_string(),
                         ));
                     }
-                    if !search {
-                        e.headers.push((
-                            "x-hubspot-ratelimit-interval-milliseconds",
-                            cfg.interval_ms.to_string(),
-                        ));
-                        e.headers
-                            .push(("x-hubspot-ratelimit-max", cfg.max_per_interval.to_string()));
-                        e.headers
-                            .push(("x-hubspot-ratelimit-remaining", "0".into()));
-                    }
-                    break 'answer e.into_response();
+                    // search answers carry no rate headers, limited or not
+                    let rate = (!search).then_some((cfg.max_per_interval, cfg.interval_ms, 0));
+                    break 'answer with_rate_headers(e.into_response(), rate);
                 }
             }
         }
