@@ -2,10 +2,12 @@
 //! concurrency bound, rate governor, bearer token (refreshed once on a 401), timeout,
 //! status classification, retries and the tracing span.
 
-use reqwest::Method;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
+use std::ops::Deref;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use tokio::sync::Semaphore;
 use tracing::{Instrument, Span, field, info_span};
 use url::Url;
@@ -23,6 +25,52 @@ pub(crate) struct Shared {
     pub(crate) http: reqwest::Client,
     pub(crate) config: ClientConfig,
     pub(crate) stats: Stats,
+}
+
+/// A response whose headers have arrived; its body is not read yet.
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) response: reqwest::Response,
+}
+
+impl Shared {
+    /// Counts and sends `request` with the configured timeout, and puts the answer's
+    /// status and correlation id on the current span. The body is left unread so that a
+    /// caller can let go of what the send held (a rate permit) as soon as HubSpot has
+    /// answered.
+    pub(crate) async fn send(&self, request: RequestBuilder) -> Result<Answer> {
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let response = request
+            .timeout(self.config.request_timeout())
+            .send()
+            .await
+            .map_err(|e| self.stats.count_error(Error::from_reqwest(e)))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let span = Span::current();
+        span.record("status", status.as_u16());
+        if let Some(id) = correlation_id_from(&headers) {
+            span.record("correlation_id", id.as_str());
+        }
+        Ok(Answer {
+            status,
+            headers,
+            response,
+        })
+    }
+
+    /// Reading the body is part of the request: a connection cut mid-body is a
+    /// transport error, and the timeout covers it.
+    pub(crate) async fn read_body(
+        &self,
+        response: reqwest::Response,
+    ) -> Result<impl Deref<Target = [u8]> + use<>> {
+        response
+            .bytes()
+            .await
+            .map_err(|e| self.stats.count_error(Error::from_reqwest(e)))
+    }
 }
 
 /// The process's HubSpot client: one HTTP connection pool, the settings, the counters.
@@ -271,48 +319,31 @@ impl PortalClient {
             .http
             .request(call.method.clone(), call.url.clone())
             .bearer_auth(token)
-            .header(ACCEPT, HeaderValue::from_static("application/json"))
-            .timeout(shared.config.request_timeout());
+            .header(ACCEPT, HeaderValue::from_static("application/json"));
         if let Some(body) = &call.body {
             request = request
                 .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
                 .body(body.clone());
         }
-        shared
-            .stats
-            .requests
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let response = request
-            .send()
-            .await
-            .map_err(|e| shared.stats.count_error(Error::from_reqwest(e)))?;
+        let Answer {
+            status,
+            headers,
+            response,
+        } = shared.send(request).await?;
         // HubSpot has counted the request by the time its headers are here.
         drop(rate_permit);
-        let status = response.status();
-        let headers = response.headers().clone();
-        let span = Span::current();
-        span.record("status", status.as_u16());
-        let correlation_id = correlation_id_from(&headers);
-        if let Some(id) = &correlation_id {
-            span.record("correlation_id", id.as_str());
-        }
         let rate = RateLimitHeaders::from_headers(&headers);
         if !rate.is_empty() {
             self.governor.observe(class, &RateFeedback::Headers(rate));
         }
-        // Reading the body is part of the request: a connection cut mid-body is a
-        // transport error, and the timeout covers it.
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| shared.stats.count_error(Error::from_reqwest(e)))?;
+        let bytes = shared.read_body(response).await?;
 
         if status.is_success() {
             return serde_json::from_slice(&bytes).map_err(|e| {
                 shared.stats.count_error(Error::Decode {
                     status: status.as_u16(),
                     message: e.to_string(),
-                    correlation_id,
+                    correlation_id: correlation_id_from(&headers),
                 })
             });
         }

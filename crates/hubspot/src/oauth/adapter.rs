@@ -9,12 +9,12 @@
 //! or a 429 from the token endpoint would look like a refusal. Here those become our
 //! retryable errors, and only 2xx/4xx reach oauth2's parser.
 
-use std::sync::atomic::Ordering;
-
 use futures_util::future::BoxFuture;
 use oauth2::{AsyncHttpClient, HttpRequest, HttpResponse};
 
-use crate::client::Shared;
+use reqwest::RequestBuilder;
+
+use crate::client::{Answer, Shared};
 use crate::error::{Error, classify_failure, is_transient_status};
 
 pub(crate) struct ReqwestAdapter<'a> {
@@ -28,21 +28,15 @@ impl<'c> AsyncHttpClient<'c> for ReqwestAdapter<'_> {
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(async move {
             let shared = self.shared;
-            let mut request = reqwest::Request::try_from(request).map_err(Error::from_reqwest)?;
-            *request.timeout_mut() = Some(shared.config.request_timeout());
-            shared.stats.requests.fetch_add(1, Ordering::Relaxed);
-            let response = shared
-                .http
-                .execute(request)
-                .await
-                .map_err(|e| shared.stats.count_error(Error::from_reqwest(e)))?;
-            let status = response.status();
-            let headers = response.headers().clone();
-            super::record_response(status.as_u16(), &headers);
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| shared.stats.count_error(Error::from_reqwest(e)))?;
+            let request = reqwest::Request::try_from(request).map_err(Error::from_reqwest)?;
+            let Answer {
+                status,
+                headers,
+                response,
+            } = shared
+                .send(RequestBuilder::from_parts(shared.http.clone(), request))
+                .await?;
+            let body = shared.read_body(response).await?;
             if is_transient_status(status) {
                 return Err(shared
                     .stats

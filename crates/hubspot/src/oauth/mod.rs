@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{Span, field, instrument};
 use url::Url;
 
-use crate::client::{Shared, join_url};
+use crate::client::{Answer, Shared, join_url};
 use crate::error::{Error, Result, classify_failure, correlation_id_from};
 use crate::retry::run_with_retry;
 use adapter::ReqwestAdapter;
@@ -370,22 +370,12 @@ impl OAuthApp {
                 ])
             }
         };
-        shared
-            .stats
-            .requests
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let response = request
-            .timeout(shared.config.request_timeout())
-            .send()
-            .await
-            .map_err(|e| shared.stats.count_error(Error::from_reqwest(e)))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        record_response(status.as_u16(), &headers);
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| shared.stats.count_error(Error::from_reqwest(e)))?;
+        let Answer {
+            status,
+            headers,
+            response,
+        } = shared.send(request).await?;
+        let bytes = shared.read_body(response).await?;
         if !status.is_success() {
             // The url length is irrelevant here and must not be reported: it holds the token.
             return Err(shared
@@ -404,15 +394,6 @@ impl OAuthApp {
     /// A token provider for one connection, starting from its stored refresh token.
     pub fn token_provider(&self, refresh_token: RefreshToken) -> TokenProvider {
         TokenProvider::new(self.clone(), refresh_token)
-    }
-}
-
-/// Puts a response's status and correlation id on the current OAuth span.
-pub(crate) fn record_response(status: u16, headers: &reqwest::header::HeaderMap) {
-    let span = Span::current();
-    span.record("status", status);
-    if let Some(id) = correlation_id_from(headers) {
-        span.record("correlation_id", id.as_str());
     }
 }
 
