@@ -4,7 +4,6 @@
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Extension, OriginalUri, Path, RawQuery, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
@@ -12,9 +11,9 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Value, json};
 
 use super::objects::{count_records, json_body, table_of};
-use super::{ApiError, Caller, Params, Shared};
+use super::{ApiError, Caller, Params, Shared, batch_inputs, batch_response, input_id};
 use crate::state::read;
-use crate::store::{Link, ObjectTable, PortalData, fmt_ms, now_ms};
+use crate::store::{Link, ObjectTable, PortalData, now_ms};
 
 /// Inputs per batch read, enforced by HubSpot since 10 Feb 2025.
 pub const MAX_BATCH_INPUTS: usize = 1_000;
@@ -112,7 +111,7 @@ async fn batch_read(
     let mut results = Vec::new();
     let mut errors = Vec::new();
     let mut returned = 0u64;
-    for (input, raw) in batch_inputs(&body)? {
+    for (input, raw) in inputs_with_ids(&body)? {
         let offset = match input.get("after").and_then(Value::as_str) {
             Some(a) => decode_offset(a)
                 .ok_or_else(|| ApiError::validation(format!("Invalid 'after' cursor: {a}")))?,
@@ -146,22 +145,6 @@ async fn batch_read(
     drop(data);
     count_records(&state, &caller, &plural, "associations", returned);
     Ok(batch_response(started, results, errors))
-}
-
-/// A batch read's envelope: 200 when every input had associations, else 207 with errors.
-fn batch_response(started: i64, results: Vec<Value>, errors: Vec<Value>) -> Response {
-    let mut out = json!({
-        "status": "COMPLETE",
-        "results": results,
-        "startedAt": fmt_ms(started),
-        "completedAt": fmt_ms(now_ms()),
-    });
-    if errors.is_empty() {
-        return axum::Json(out).into_response();
-    }
-    out["numErrors"] = Value::from(errors.len());
-    out["errors"] = Value::Array(errors);
-    (StatusCode::MULTI_STATUS, axum::Json(out)).into_response()
 }
 
 /// The 207 error of an input without associations: "zero rows", not a failure.
@@ -198,7 +181,7 @@ async fn batch_read_v3(
     let mut results = Vec::new();
     let mut errors = Vec::new();
     let mut returned = 0u64;
-    for (_, raw) in batch_inputs(&body)? {
+    for (_, raw) in inputs_with_ids(&body)? {
         let links = raw
             .parse::<u64>()
             .ok()
@@ -297,25 +280,11 @@ async fn labels(
     Ok(axum::Json(json!({"results": results})).into_response())
 }
 
-/// The `inputs` of an association batch read (v3 and v4 alike), each with its `from`
-/// id as sent: HubSpot takes a string or a number. More than HubSpot's limit is a 400.
-fn batch_inputs(body: &Value) -> Result<Vec<(&Value, String)>, ApiError> {
-    let inputs = body
-        .get("inputs")
-        .and_then(Value::as_array)
-        .ok_or_else(ApiError::bad_request)?;
-    if inputs.len() > MAX_BATCH_INPUTS {
-        return Err(ApiError::validation(format!(
-            "Batch input size {} exceeds the limit of {MAX_BATCH_INPUTS}",
-            inputs.len()
-        )));
-    }
-    inputs
+/// The `inputs` of an association batch read (v3 and v4 alike), each with its `from` id;
+/// every id is checked before any input is answered.
+fn inputs_with_ids(body: &Value) -> Result<Vec<(&Value, String)>, ApiError> {
+    batch_inputs(body, MAX_BATCH_INPUTS)?
         .iter()
-        .map(|input| match input.get("id") {
-            Some(Value::String(s)) => Ok((input, s.clone())),
-            Some(Value::Number(n)) => Ok((input, n.to_string())),
-            _ => Err(ApiError::bad_request()),
-        })
+        .map(|input| input_id(input).map(|raw| (input, raw)))
         .collect()
 }

@@ -20,6 +20,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 
 use crate::state::{Portal, SimState};
+use crate::store::{fmt_ms, now_ms};
 
 pub type Shared = Arc<SimState>;
 
@@ -229,6 +230,46 @@ impl Params {
         self.get(name)
             .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     }
+}
+
+/// A batch read's `inputs`: required, and more than `max` of them is HubSpot's 400.
+fn batch_inputs(body: &Value, max: usize) -> Result<&[Value], ApiError> {
+    let inputs = body
+        .get("inputs")
+        .and_then(Value::as_array)
+        .ok_or_else(ApiError::bad_request)?;
+    if inputs.len() > max {
+        return Err(ApiError::validation(format!(
+            "Batch input size {} exceeds the limit of {max}",
+            inputs.len()
+        )));
+    }
+    Ok(inputs)
+}
+
+/// A batch input's `id` as sent: HubSpot takes a string or a number.
+fn input_id(input: &Value) -> Result<String, ApiError> {
+    match input.get("id") {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(Value::Number(n)) => Ok(n.to_string()),
+        _ => Err(ApiError::bad_request()),
+    }
+}
+
+/// A batch read's envelope: 200 when every input was answered, else 207 with the errors.
+fn batch_response(started: i64, results: Vec<Value>, errors: Vec<Value>) -> Response {
+    let mut out = json!({
+        "status": "COMPLETE",
+        "results": results,
+        "startedAt": fmt_ms(started),
+        "completedAt": fmt_ms(now_ms()),
+    });
+    if errors.is_empty() {
+        return axum::Json(out).into_response();
+    }
+    out["numErrors"] = Value::from(errors.len());
+    out["errors"] = Value::Array(errors);
+    (StatusCode::MULTI_STATUS, axum::Json(out)).into_response()
 }
 
 /// Builds the whole router. The gate wraps everything (the fallback too, so that a write

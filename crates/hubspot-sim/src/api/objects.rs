@@ -6,14 +6,13 @@ use std::collections::HashSet;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Extension, OriginalUri, Path, RawQuery, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Map, Value, json};
 
-use super::{ApiError, Caller, Params, Shared};
+use super::{ApiError, Caller, Params, Shared, batch_inputs, batch_response, input_id};
 use crate::state::read;
 use crate::store::{ObjectTable, PortalData, Record, RecordData, fmt_ms, now_ms};
 
@@ -389,16 +388,7 @@ async fn batch_read(
     let data = read(&caller.portal.data);
     let (ti, table) = table_of(&data, &object_type)?;
     caller.require(&table.info.read_scopes)?;
-    let inputs = body
-        .get("inputs")
-        .and_then(Value::as_array)
-        .ok_or_else(ApiError::bad_request)?;
-    if inputs.len() > MAX_BATCH_INPUTS {
-        return Err(ApiError::validation(format!(
-            "Batch input size {} exceeds the limit of {MAX_BATCH_INPUTS}",
-            inputs.len()
-        )));
-    }
+    let inputs = batch_inputs(&body, MAX_BATCH_INPUTS)?;
     let archived =
         params.flag("archived") || body.get("archived").and_then(Value::as_bool) == Some(true);
     let id_property = body
@@ -429,11 +419,7 @@ async fn batch_read(
     let mut missing = Vec::new();
     // results come back in no particular order (API.md §6): here, reversed input order
     for input in inputs.iter().rev() {
-        let raw = match input.get("id") {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
-            _ => return Err(ApiError::bad_request()),
-        };
+        let raw = input_id(input)?;
         let found = match id_index {
             Some(index) => table.find_by_property(index, &raw, archived),
             None => raw
@@ -463,21 +449,16 @@ async fn batch_read(
     let plural = table.info.plural.clone();
     drop(data);
     count_records(&state, &caller, &plural, "batch_read", results.len() as u64);
-    let mut out = json!({
-        "status": "COMPLETE",
-        "results": results,
-        "startedAt": fmt_ms(started),
-        "completedAt": fmt_ms(now_ms()),
-    });
-    if missing.is_empty() {
-        return Ok(axum::Json(out).into_response());
-    }
-    out["numErrors"] = Value::from(1);
-    out["errors"] = json!([{
-        "status": "error",
-        "category": "OBJECT_NOT_FOUND",
-        "message": format!("Could not get some {singular} objects, they may be deleted or not exist. Check that ids are valid."),
-        "context": {"ids": missing},
-    }]);
-    Ok((StatusCode::MULTI_STATUS, axum::Json(out)).into_response())
+    // HubSpot lists every id not found in one error: numErrors stays 1
+    let errors = if missing.is_empty() {
+        Vec::new()
+    } else {
+        vec![json!({
+            "status": "error",
+            "category": "OBJECT_NOT_FOUND",
+            "message": format!("Could not get some {singular} objects, they may be deleted or not exist. Check that ids are valid."),
+            "context": {"ids": missing},
+        })]
+    };
+    Ok(batch_response(started, results, errors))
 }
