@@ -3,8 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use hubsync_core::value::parse_timestamp;
-use hubsync_core::{ConnectionId, ParsedRecord, RunId, TableName, TableSpec};
+use hubsync_core::{ConnectionId, RunId, TableName};
 use serde_json::{Map, Value};
 use sqlx::PgConnection;
 use sqlx::types::Json;
@@ -28,40 +27,6 @@ pub struct RecordRow {
     /// HubSpot's last-modified time: an older version never replaces a newer one.
     pub modified_at: DateTime<Utc>,
     pub deleted_at: Option<DateTime<Utc>>,
-}
-
-impl RecordRow {
-    /// A row from a parsed record: name, currency and creation time are read from the
-    /// table's properties for them (absent or unparsed values give `None`).
-    pub fn from_parsed(
-        spec: &TableSpec,
-        id: u64,
-        parsed: ParsedRecord,
-        modified_at: DateTime<Utc>,
-        deleted_at: Option<DateTime<Utc>>,
-    ) -> Self {
-        let text = |name: &str| match parsed.values.get(name) {
-            Some(Value::String(text)) => Some(text.clone()),
-            Some(Value::Number(number)) => Some(number.to_string()),
-            _ => None,
-        };
-        let name = text(spec.name_property.as_str());
-        let currency = spec
-            .currency_property
-            .as_ref()
-            .and_then(|property| text(property.as_str()));
-        let created_at = text(spec.created_property.as_str()).and_then(|t| parse_timestamp(&t));
-        RecordRow {
-            id,
-            name,
-            currency,
-            values: parsed.values,
-            unparsed: parsed.unparsed,
-            created_at,
-            modified_at,
-            deleted_at,
-        }
-    }
 }
 
 /// A stored record.

@@ -162,7 +162,8 @@ mod tests {
             &[
                 record("12", json!({"dealname": "Big", "amount": "1500.50", "deal_currency_code": "EUR",
                     "closedate": "2024-03-01T10:00:00Z", "hs_lastmodifieddate": "2024-02-01T00:00:00.123Z"})),
-                record("7", json!({"dealname": null, "amount": "N/A"})),
+                record("7", json!({"dealname": null, "amount": "N/A",
+                    "createdate": "2023-05-06T07:08:09Z"})),
             ],
         )
         .unwrap();
@@ -178,6 +179,12 @@ mod tests {
             "2024-01-01T00:00:00+00:00"
         );
         let second = &page.records[1];
+        assert_eq!(second.name, None);
+        assert_eq!(
+            second.created_at.unwrap().to_rfc3339(),
+            "2023-05-06T07:08:09+00:00",
+            "the created property wins over createdAt"
+        );
         assert_eq!(second.values["amount"], Value::Null);
         assert_eq!(second.unparsed["amount"], json!("N/A"));
         assert_eq!(second.modified_at.to_rfc3339(), "2024-01-02T00:00:00+00:00");

@@ -3,13 +3,13 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, TimeZone, Utc};
-use hubsync_core::catalog::{TableSpec, standard_tables};
+use hubsync_core::catalog::standard_tables;
 use hubsync_core::{
     ChunkRange, ConnectionId, Field, FieldType, ModifiedRange, PropertyName, RunKind, TableName,
 };
 use hubsync_store::{
-    Connection, CreatedRun, EncryptionKey, NewConnection, NewRun, SecretString, TableEntry,
-    create_run, upsert_connection, upsert_tables,
+    Connection, CreatedRun, EncryptionKey, NewConnection, NewRun, RecordRow, SecretString,
+    TableEntry, create_run, upsert_connection, upsert_tables,
 };
 use sqlx::PgConnection;
 
@@ -67,10 +67,6 @@ pub async fn connection_with_tables(conn: &mut PgConnection, hub_id: u64) -> Con
     connection
 }
 
-pub fn spec(name: &TableName) -> TableSpec {
-    hubsync_core::catalog::standard_table(name).unwrap()
-}
-
 pub fn property(name: &str) -> PropertyName {
     PropertyName::parse(name).unwrap()
 }
@@ -123,4 +119,31 @@ pub async fn run_with_chunks(
     )
     .await
     .unwrap()
+}
+
+/// A deal row from raw property text, typed by `fields` as the worker types it (the
+/// worker's own mapping of names and times is tested in the worker).
+pub fn parsed_deal(
+    fields: &[Field],
+    id: u64,
+    modified_ms: i64,
+    raw: serde_json::Value,
+) -> RecordRow {
+    let raw: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_value(raw).expect("an object of properties");
+    let parsed =
+        hubsync_core::parse_record(|name| fields.iter().find(|f| f.name.as_str() == name), &raw);
+    RecordRow {
+        id,
+        name: raw
+            .get("dealname")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned),
+        currency: None,
+        values: parsed.values,
+        unparsed: parsed.unparsed,
+        created_at: None,
+        modified_at: at(modified_ms),
+        deleted_at: None,
+    }
 }

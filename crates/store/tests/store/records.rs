@@ -1,4 +1,4 @@
-use hubsync_core::{FieldType, TableName, parse_record};
+use hubsync_core::{FieldType, TableName};
 use hubsync_store::{
     AssociationRow, Error, PageProgress, RecordRow, StoredRecord, count_associations,
     count_records, get_chunk, get_record, list_associations, list_records, record_page,
@@ -7,7 +7,7 @@ use hubsync_store::{
 use serde_json::{Map, Value, json};
 use sqlx::{Connection as _, PgPool};
 
-use crate::common::{TestResult, at, connection_with_tables, field, run_with_chunks, spec};
+use crate::common::{TestResult, at, connection_with_tables, field, parsed_deal, run_with_chunks};
 
 fn row(id: u64, modified_ms: i64, amount: i64) -> RecordRow {
     let mut values = Map::new();
@@ -133,7 +133,7 @@ async fn replaying_a_page_changes_nothing(pool: PgPool) -> TestResult {
 }
 
 #[sqlx::test(migrator = "hubsync_store::MIGRATOR")]
-async fn rows_from_parsed_records_carry_name_currency_and_created_time(pool: PgPool) -> TestResult {
+async fn values_that_do_not_parse_are_stored_as_text(pool: PgPool) -> TestResult {
     let mut conn = pool.acquire().await?;
     let c = connection_with_tables(&mut conn, 1).await;
     let fields = [
@@ -147,23 +147,28 @@ async fn rows_from_parsed_records_carry_name_currency_and_created_time(pool: PgP
         field("createdate", FieldType::Date, "datetime", false),
         field("amount", FieldType::Number, "number", false),
     ];
-    let raw: Map<String, Value> = serde_json::from_value(json!({
-        "dealname": "Big deal",
-        "deal_currency_code": "EUR",
-        "createdate": "2024-03-01T10:00:00Z",
-        "amount": "N/A",
-    }))?;
-    let parsed = parse_record(|name| fields.iter().find(|f| f.name.as_str() == name), &raw);
-    let row = RecordRow::from_parsed(&spec(&TableName::DEALS), 7, parsed, at(9_000), None);
-    assert_eq!(row.name.as_deref(), Some("Big deal"));
-    assert_eq!(row.currency.as_deref(), Some("EUR"));
-    assert_eq!(row.created_at, Some("2024-03-01T10:00:00Z".parse()?));
+    let row = parsed_deal(
+        &fields,
+        7,
+        9_000,
+        json!({
+            "dealname": "Big deal",
+            "deal_currency_code": "EUR",
+            "createdate": "2024-03-01T10:00:00Z",
+            "amount": "N/A",
+        }),
+    );
     upsert_records(&mut conn, c.id, &TableName::DEALS, None, &[row]).await?;
     let stored = get_record(&mut conn, c.id, &TableName::DEALS, 7)
         .await?
         .unwrap();
     assert_eq!(stored.values["amount"], Value::Null);
     assert_eq!(stored.unparsed["amount"], json!("N/A"));
+    assert_eq!(stored.values["deal_currency_code"], json!("EUR"));
+    assert_eq!(
+        stored.values["createdate"],
+        json!("2024-03-01T10:00:00.000Z")
+    );
     Ok(())
 }
 

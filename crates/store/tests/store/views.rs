@@ -1,6 +1,6 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use hubsync_core::metadata::Owner;
-use hubsync_core::{ConnectionId, Field, FieldType, TableName, parse_record};
+use hubsync_core::{ConnectionId, Field, FieldType, TableName};
 use hubsync_store::{
     AssociationRow, Error, RecordRow, rebuild_table_view, rebuild_views, rebuild_views_within,
     replace_associations, replace_fields, replace_owners, upsert_records, views_outdated,
@@ -8,7 +8,7 @@ use hubsync_store::{
 use serde_json::{Map, Value, json};
 use sqlx::{PgConnection, PgPool, Row};
 
-use crate::common::{TestResult, at, connection_with_tables, field, spec};
+use crate::common::{TestResult, at, connection_with_tables, field, parsed_deal};
 
 /// Column name → data type of a view, in column order.
 async fn view_columns(conn: &mut PgConnection, schema: &str, view: &str) -> Vec<(String, String)> {
@@ -31,9 +31,7 @@ async fn write(
     modified_ms: i64,
     raw: Value,
 ) {
-    let raw: Map<String, Value> = serde_json::from_value(raw).unwrap();
-    let parsed = parse_record(|name| fields.iter().find(|f| f.name.as_str() == name), &raw);
-    let row = RecordRow::from_parsed(&spec(&TableName::DEALS), id, parsed, at(modified_ms), None);
+    let row = parsed_deal(fields, id, modified_ms, raw);
     upsert_records(conn, connection_id, &TableName::DEALS, None, &[row])
         .await
         .unwrap();
