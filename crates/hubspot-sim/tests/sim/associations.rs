@@ -6,7 +6,7 @@ use hubspot_sim::AssociationChange;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::start;
+use crate::helpers::{ids, start};
 
 #[tokio::test]
 async fn batch_read_pages_per_input_and_reports_inputs_without_associations() {
@@ -243,13 +243,26 @@ async fn inline_associations_repeat_default_and_unlabeled_types() {
         types,
         BTreeSet::from(["deal_to_company", "deal_to_company_unlabeled"])
     );
-    if let Some(items) = deal["associations"].get("line items") {
-        assert!(items["results"][0]["type"] == "deal_to_line_item");
-    }
     assert!(
         deal["associations"].get("line_items").is_none(),
         "line items come back under \"line items\""
     );
+    let with_items = t
+        .control()
+        .associations(t.hub(), "line_items", "deals")
+        .unwrap()[0]
+        .to_id;
+    let deal = t
+        .get_json(
+            &format!("/crm/v3/objects/deals/{with_items}?associations=line_items"),
+            200,
+        )
+        .await;
+    assert_eq!(
+        deal["associations"]["line items"]["results"][0]["type"],
+        "deal_to_line_item"
+    );
+    assert!(deal["associations"].get("line_items").is_none());
 }
 
 #[tokio::test]
@@ -464,13 +477,6 @@ async fn merged_records_leave_every_read_and_their_associations_follow_the_survi
     };
     let expected = companies_of(&[a, b]);
     let survivor = c.merge_records(hub, "contacts", a, b, false).unwrap().id;
-    let ids_of = |v: &Value| -> BTreeSet<u64> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["id"].as_str().unwrap().parse().unwrap())
-            .collect()
-    };
 
     // list (live and archived), search and batch read know only the survivor
     let mut listed = BTreeSet::new();
@@ -485,7 +491,7 @@ async fn merged_records_leave_every_read_and_their_associations_follow_the_survi
                 ));
             }
             let page = t.get_json(&path, 200).await;
-            listed.extend(ids_of(&page["results"]));
+            listed.extend(ids(&page["results"]));
             match page["paging"]["next"]["after"].as_str() {
                 Some(a) => after = Some(a.to_string()),
                 None => break,
@@ -505,7 +511,7 @@ async fn merged_records_leave_every_read_and_their_associations_follow_the_survi
             200,
         )
         .await;
-    assert_eq!(ids_of(&found["results"]), BTreeSet::from([survivor]));
+    assert_eq!(ids(&found["results"]), [survivor]);
     let batch = t
         .post_json(
             "/crm/v3/objects/contacts/batch/read",
@@ -513,7 +519,7 @@ async fn merged_records_leave_every_read_and_their_associations_follow_the_survi
             200,
         )
         .await;
-    assert_eq!(ids_of(&batch["results"]), BTreeSet::from([survivor]));
+    assert_eq!(ids(&batch["results"]), [survivor]);
 
     // the survivor carries both records' companies; the companies point at the survivor
     let read = t
@@ -592,12 +598,7 @@ async fn inline_association_paging_continues_on_its_link() {
         )
         .await;
     let inline = &read["associations"]["contacts"];
-    let first: Vec<u64> = inline["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().parse().unwrap())
-        .collect();
+    let first = ids(&inline["results"]);
     assert!(first.len() <= 100);
     let mut seen: BTreeSet<u64> = first.iter().copied().collect();
     let mut link = inline["paging"]["next"]["link"]
