@@ -43,22 +43,30 @@ impl Record {
     }
 }
 
-/// Ids are strings in v3 but numbers in places (v4 `toObjectId`); accept both.
+/// Ids and cursors are strings in v3 but numbers in places (v4 `toObjectId`); accept
+/// both, as text.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum StringOrNumber {
+    Text(String),
+    Unsigned(u64),
+    Signed(i64),
+}
+
+impl From<StringOrNumber> for String {
+    fn from(value: StringOrNumber) -> Self {
+        match value {
+            StringOrNumber::Text(text) => text,
+            StringOrNumber::Unsigned(n) => n.to_string(),
+            StringOrNumber::Signed(n) => n.to_string(),
+        }
+    }
+}
+
 pub(crate) fn string_or_number<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<String, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Id {
-        Text(String),
-        Unsigned(u64),
-        Signed(i64),
-    }
-    Ok(match Id::deserialize(deserializer)? {
-        Id::Text(text) => text,
-        Id::Unsigned(n) => n.to_string(),
-        Id::Signed(n) => n.to_string(),
-    })
+    StringOrNumber::deserialize(deserializer).map(String::from)
 }
 
 /// Property values should be strings or null; a number or a boolean (seen from other

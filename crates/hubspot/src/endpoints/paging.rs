@@ -6,6 +6,7 @@ use url::Url;
 use url::form_urlencoded::byte_serialize;
 
 use crate::error::{Error, Result};
+use crate::record::StringOrNumber;
 
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Paging {
@@ -15,31 +16,17 @@ pub(crate) struct Paging {
 
 #[derive(Debug, Clone, Deserialize)]
 struct NextPage {
-    #[serde(default, deserialize_with = "optional_string_or_number")]
-    after: Option<String>,
+    #[serde(default)]
+    after: Option<StringOrNumber>,
 }
 
 impl Paging {
     pub(crate) fn into_after(self) -> Option<String> {
-        self.next.and_then(|n| n.after).filter(|a| !a.is_empty())
+        self.next
+            .and_then(|n| n.after)
+            .map(String::from)
+            .filter(|a| !a.is_empty())
     }
-}
-
-fn optional_string_or_number<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> std::result::Result<Option<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Cursor {
-        Text(String),
-        Number(u64),
-    }
-    Ok(
-        Option::<Cursor>::deserialize(deserializer)?.map(|c| match c {
-            Cursor::Text(text) => text,
-            Cursor::Number(n) => n.to_string(),
-        }),
-    )
 }
 
 const PROPERTIES_PARAM: &str = "properties=";
@@ -108,6 +95,23 @@ mod tests {
 
     fn names(n: usize) -> Vec<String> {
         (0..n).map(|i| format!("property_number_{i:04}")).collect()
+    }
+
+    #[test]
+    fn cursors_are_read_as_text_or_number() {
+        let after =
+            |json: serde_json::Value| serde_json::from_value::<Paging>(json).unwrap().into_after();
+        assert_eq!(
+            after(serde_json::json!({"next": {"after": "MTA="}})).as_deref(),
+            Some("MTA=")
+        );
+        assert_eq!(
+            after(serde_json::json!({"next": {"after": 100}})).as_deref(),
+            Some("100")
+        );
+        assert_eq!(after(serde_json::json!({"next": {"after": ""}})), None);
+        assert_eq!(after(serde_json::json!({"next": {"after": null}})), None);
+        assert_eq!(after(serde_json::json!({"next": {}})), None);
     }
 
     #[test]
