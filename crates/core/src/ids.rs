@@ -208,7 +208,6 @@ impl PropertyName {
     pub const HS_LASTMODIFIEDDATE: PropertyName =
         PropertyName(Cow::Borrowed("hs_lastmodifieddate"));
     pub const LASTMODIFIEDDATE: PropertyName = PropertyName(Cow::Borrowed("lastmodifieddate"));
-    pub const CREATEDATE: PropertyName = PropertyName(Cow::Borrowed("createdate"));
     pub const HS_CREATEDATE: PropertyName = PropertyName(Cow::Borrowed("hs_createdate"));
 
     /// Accepts a HubSpot property name that passes the whitelist.

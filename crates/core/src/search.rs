@@ -22,9 +22,6 @@ use crate::range::ChunkRange;
 /// HubSpot's largest search page.
 pub const MAX_SEARCH_LIMIT: u32 = 200;
 
-/// Results one search query can reach by offset; `total` may say more.
-pub const SEARCH_RESULT_CAP: u64 = 10_000;
-
 /// A search request body. Filter groups are ORed; the filters of one group are ANDed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -89,19 +89,13 @@ impl HubSpotClient {
             .user_agent(concat!("hubsync/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::Config(format!("http client: {e}")))?;
-        Ok(Self::with_http_client(http, config))
-    }
-
-    /// Uses an HTTP client built elsewhere. Each request still gets the configured
-    /// total timeout; the connect timeout is the given client's.
-    pub fn with_http_client(http: reqwest::Client, config: ClientConfig) -> Self {
-        Self {
+        Ok(Self {
             shared: Arc::new(Shared {
                 http,
                 config,
                 stats: Stats::default(),
             }),
-        }
+        })
     }
 
     pub fn config(&self) -> &ClientConfig {

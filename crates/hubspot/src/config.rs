@@ -50,14 +50,6 @@ impl Default for ClientConfig {
 }
 
 impl ClientConfig {
-    /// The defaults, pointed at another base URL (the simulator, a proxy).
-    pub fn with_base_url(base_url: Url) -> Self {
-        Self {
-            base_url,
-            ..Self::default()
-        }
-    }
-
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_millis(self.connect_timeout_ms)
     }

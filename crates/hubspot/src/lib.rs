@@ -49,7 +49,6 @@ pub use endpoints::search::SearchPage;
 pub use error::{CORRELATION_ID_HEADER, Error, RateLimitPolicy, Result};
 pub use governor::{
     LocalGovernor, RateFeedback, RateGovernor, RateLimitHeaders, RatePermit, RequestClass,
-    Unlimited,
 };
 pub use oauth::{
     InstallUrl, Introspection, OAuthApp, OAuthConfig, RefreshTokenListener, StaticToken,

@@ -33,15 +33,6 @@ pub enum RequestClass {
     Search,
 }
 
-impl RequestClass {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Standard => "standard",
-            Self::Search => "search",
-        }
-    }
-}
-
 /// What a response told about the budget.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RateFeedback {
@@ -102,11 +93,6 @@ impl RatePermit {
             release: Some(Box::new(release)),
         }
     }
-
-    /// A permit of a governor that counts nothing.
-    pub fn unmetered() -> Self {
-        Self { release: None }
-    }
 }
 
 impl Drop for RatePermit {
@@ -119,9 +105,7 @@ impl Drop for RatePermit {
 
 impl fmt::Debug for RatePermit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RatePermit")
-            .field("metered", &self.release.is_some())
-            .finish()
+        f.debug_struct("RatePermit").finish_non_exhaustive()
     }
 }
 
@@ -205,19 +189,6 @@ impl RateGovernor for LocalGovernor {
             }
         }
     }
-}
-
-/// A governor that never waits: for engine benchmarks against a simulator whose
-/// limits are off.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Unlimited;
-
-impl RateGovernor for Unlimited {
-    fn acquire(&self, _class: RequestClass) -> BoxFuture<'_, RatePermit> {
-        Box::pin(std::future::ready(RatePermit::unmetered()))
-    }
-
-    fn observe(&self, _class: RequestClass, _feedback: &RateFeedback) {}
 }
 
 #[cfg(test)]

@@ -11,7 +11,6 @@
 
 use futures_util::future::BoxFuture;
 use oauth2::{AsyncHttpClient, HttpRequest, HttpResponse};
-
 use reqwest::RequestBuilder;
 
 use crate::client::{Answer, Shared};

@@ -235,20 +235,9 @@ impl OAuthApp {
     /// scopes, `optional_scope` the ones HubSpot drops silently where the portal's tier
     /// lacks them (custom objects, goals, …). Both space-separated, as HubSpot wants.
     pub fn install_url(&self, required: &[&str], optional: &[&str]) -> InstallUrl {
-        self.install_url_with_state(required, optional, CsrfToken::new_random())
-    }
-
-    /// The install link with a state chosen by the caller (e.g. one that names the
-    /// tenant, signed).
-    pub fn install_url_with_state(
-        &self,
-        required: &[&str],
-        optional: &[&str],
-        state: CsrfToken,
-    ) -> InstallUrl {
         let mut request = self
             .client
-            .authorize_url(move || state)
+            .authorize_url(CsrfToken::new_random)
             .add_scopes(required.iter().map(|s| Scope::new((*s).to_owned())));
         if !optional.is_empty() {
             request = request.add_extra_param("optional_scope", optional.join(" "));
