@@ -33,7 +33,6 @@ use sqlx::PgPool;
 use tokio::task::JoinHandle;
 
 pub use database::TestDatabase;
-pub use hubsync_cli::wiring::StoreCredentials;
 pub use queue::TestQueues;
 
 /// Installs a log subscriber once, printing only with `TEST_LOG` set.
@@ -157,10 +156,6 @@ impl Role {
         self.handle.abort();
         let _ = self.handle.await;
     }
-
-    pub fn is_finished(&self) -> bool {
-        self.handle.is_finished()
-    }
 }
 
 /// One simulator portal connected to its own database and queues, with roles.
@@ -256,14 +251,12 @@ impl Env {
     /// A fresh cache of portal clients over the store's credentials, as one process
     /// (one role) holds: each role gets its own, like separate pods.
     pub fn portals(&self) -> Arc<PortalClients> {
-        Arc::new(PortalClients::new(
+        hubsync_cli::wiring::portal_clients(
             self.hubspot.clone(),
             self.oauth.clone(),
-            Arc::new(StoreCredentials {
-                pool: self.db.pool.clone(),
-                key: Arc::clone(&self.key),
-            }),
-        ))
+            self.db.pool.clone(),
+            Arc::clone(&self.key),
+        )
     }
 
     pub fn planner_context(&self) -> PlannerContext {

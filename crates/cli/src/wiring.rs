@@ -61,15 +61,16 @@ pub fn oauth_app(settings: &Settings, client: &HubSpotClient) -> Result<OAuthApp
 }
 
 /// Portal clients whose refresh tokens are read from, and rotated into, the store.
+/// The key may be shared (the e2e harness builds one cache per role over one key).
 pub fn portal_clients(
     client: HubSpotClient,
     app: OAuthApp,
     pool: PgPool,
-    key: EncryptionKey,
+    key: impl Into<Arc<EncryptionKey>>,
 ) -> Arc<PortalClients> {
     let credentials = Arc::new(StoreCredentials {
         pool,
-        key: Arc::new(key),
+        key: key.into(),
     });
     Arc::new(PortalClients::new(client, app, credentials))
 }

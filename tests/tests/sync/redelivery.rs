@@ -11,9 +11,7 @@ use hubsync_core::{
 };
 use hubsync_e2e::{Env, EnvOptions, compare, eventually};
 use hubsync_queue::Route;
-use hubsync_store::{
-    RunStatus, StoredRecord, get_run, list_chunks, list_recent_runs, list_records,
-};
+use hubsync_store::{RunStatus, StoredRecord, get_run, list_chunks, list_records};
 
 use crate::RUN_DEADLINE;
 
@@ -107,9 +105,9 @@ async fn a_worker_killed_mid_chunk_leaves_it_to_another_and_the_watermark_advanc
 
     let report = env.plan(RunKind::Full, &[TableName::CONTACTS]).await;
     let run_id = report.started[0].run_id;
-    let pages_at_kill = eventually("the chunk is under way", RUN_DEADLINE, || async {
+    eventually("the chunk is under way", RUN_DEADLINE, || async {
         let chunks = chunks_of(&env, run_id).await;
-        (chunks[0].pages >= 3).then_some(chunks[0].pages)
+        (chunks[0].pages >= 3).then_some(())
     })
     .await;
     doomed.kill().await;
@@ -119,7 +117,6 @@ async fn a_worker_killed_mid_chunk_leaves_it_to_another_and_the_watermark_advanc
         ChunkState::Running,
         "killed before it could finish"
     );
-    assert!(chunk.pages >= pages_at_kill);
 
     let survivor = env.start_worker("survivor");
     let progress = env.wait_for_runs(&[run_id], RUN_DEADLINE).await;
@@ -196,18 +193,6 @@ async fn a_worker_killed_mid_chunk_leaves_it_to_another_and_the_watermark_advanc
         "committed a second time"
     );
     assert_eq!(again.status, RunStatus::Succeeded);
-    let runs: Vec<_> = {
-        let mut db = env.pool().acquire().await.unwrap();
-        list_recent_runs(&mut db, Some(env.connection_id), 100)
-            .await
-            .unwrap()
-    };
-    assert_eq!(
-        runs.iter()
-            .filter(|run| run.table == TableName::CONTACTS)
-            .count(),
-        1
-    );
     assert_eq!(
         watermark(&env, &TableName::CONTACTS).await,
         Some(run.window.end())

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use hubspot_sim::{EndpointFamily, Fault, FaultPlan, FaultRate, Tier};
+use hubsync_e2e::eventually;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use url::Url;
 
@@ -321,8 +322,9 @@ async fn sync_status_refusal_failure_requeue_and_graceful_stop() {
         .records(h.portal.hub_id, "deals", false)
         .unwrap()
         .len();
-    assert!(
-        deals.contains(&format!(" {expected} ")),
+    assert_eq!(
+        column(&status.stdout, &deals, "RECORDS"),
+        expected.to_string(),
         "{expected} deals stored: {deals}"
     );
     assert!(deals.contains("full succeeded"), "{deals}");
@@ -377,23 +379,20 @@ async fn sync_status_refusal_failure_requeue_and_graceful_stop() {
     let run = h.run(&["requeue", "--all-failed"]).await.ok();
     assert!(run.stdout.contains("requeued"), "{run:#?}");
     printed.push_str(&format!("{run:?}"));
-    let moved = async {
-        loop {
+    eventually(
+        "the requeued run commits",
+        Duration::from_secs(60),
+        || async {
             let watermark: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
                 "SELECT watermark FROM hubsync.tables WHERE table_name = 'deals'",
             )
             .fetch_one(&h.db.pool)
             .await
             .unwrap();
-            if watermark > watermark_before {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(60), moved)
-        .await
-        .expect("the requeued run commits");
+            (watermark > watermark_before).then_some(())
+        },
+    )
+    .await;
 
     // With no worker, a run stays in flight and a second one is refused.
     signal_term(&worker);
@@ -477,8 +476,10 @@ async fn sync_status_refusal_failure_requeue_and_graceful_stop() {
         .await
         .ok();
     assert!(recent.stdout.contains(&companies_run), "{}", recent.stdout);
-    let completed = async {
-        loop {
+    eventually(
+        "the revived and the republished jobs complete their runs",
+        Duration::from_secs(60),
+        || async {
             let finished: i64 = sqlx::query_scalar(
                 "SELECT count(*) FROM hubsync.runs WHERE id IN ($1::uuid, $2::uuid) AND status = 'succeeded'",
             )
@@ -487,15 +488,10 @@ async fn sync_status_refusal_failure_requeue_and_graceful_stop() {
             .fetch_one(&h.db.pool)
             .await
             .unwrap();
-            if finished == 2 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(60), completed)
-        .await
-        .expect("the revived and the republished jobs complete their runs");
+            (finished == 2).then_some(())
+        },
+    )
+    .await;
     signal_term(&worker);
     assert!(worker.wait().await.unwrap().success());
 
@@ -528,4 +524,18 @@ fn signal_term(child: &tokio::process::Child) {
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// The cell of `row` under `header` in a table `printed`: cells are left-aligned under
+/// their header, so the cell starts where the header does and ends at the next blank.
+fn column(printed: &str, row: &str, header: &str) -> String {
+    let headers = printed
+        .lines()
+        .find(|line| line.starts_with("TABLE "))
+        .expect("a table header");
+    let at = headers.find(header).expect("the column");
+    row.get(at..)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_default()
+        .to_owned()
 }
