@@ -4,9 +4,8 @@
 use hubsync_queue::{AmqpUrl, Broker, QueueSettings, Route, Topology};
 use lapin::options::{
     BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeleteOptions,
-    QueueDeclareOptions, QueueDeleteOptions,
+    QueueDeleteOptions,
 };
-use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 
 /// The broker every test shares (`AMQP_URL`).
@@ -49,23 +48,17 @@ impl TestQueues {
         self.broker.topology()
     }
 
-    /// Messages ready in a queue (unacked ones are not counted by the broker).
+    /// Messages ready in a queue of the topology (unacked ones are not counted by the
+    /// broker).
     pub async fn ready(&self, queue: &str) -> u32 {
-        let (connection, channel) = raw_channel().await;
-        let count = channel
-            .queue_declare(
-                queue.into(),
-                QueueDeclareOptions {
-                    passive: true,
-                    ..QueueDeclareOptions::default()
-                },
-                FieldTable::default(),
-            )
+        self.broker
+            .queue_depths()
             .await
-            .expect("queue exists")
-            .message_count();
-        connection.close(200, "bye".into()).await.ok();
-        count
+            .expect("queue depths")
+            .into_iter()
+            .find(|depth| depth.queue == queue)
+            .unwrap_or_else(|| panic!("{queue} is not a queue of the topology"))
+            .ready
     }
 
     /// Messages ready in the dead-letter queue of `route`.
