@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use anyhow::Result;
 use hubsync_committer::CommitterContext;
 use hubsync_worker::WorkerContext;
-use tracing::info;
 
 use crate::settings::Settings;
 use crate::wiring;
@@ -22,7 +21,6 @@ pub async fn worker(settings: &Settings) -> Result<ExitCode> {
     let broker = wiring::broker(settings).await?;
     let portals = wiring::portal_clients(client, app, pool.clone(), key);
     let shutdown = wiring::shutdown_on_signals();
-    info!(concurrency, "worker started");
     hubsync_worker::run(
         WorkerContext {
             pool,
@@ -33,7 +31,6 @@ pub async fn worker(settings: &Settings) -> Result<ExitCode> {
         shutdown,
     )
     .await?;
-    info!("worker stopped");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -41,7 +38,6 @@ pub async fn committer(settings: &Settings) -> Result<ExitCode> {
     let pool = wiring::database(settings, "committer", 4).await?;
     let broker = wiring::broker(settings).await?;
     let shutdown = wiring::shutdown_on_signals();
-    info!("committer started");
     hubsync_committer::run(
         CommitterContext {
             pool,
@@ -51,6 +47,5 @@ pub async fn committer(settings: &Settings) -> Result<ExitCode> {
         shutdown,
     )
     .await?;
-    info!("committer stopped");
     Ok(ExitCode::SUCCESS)
 }
