@@ -249,6 +249,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("concurency"), "{error}");
+        let error = Settings::load_from(
+            None,
+            env(&[("HUBSYNC__DATABASE__URLL", "postgres://u:p@db/x")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("urll"), "{error}");
     }
 
     #[test]
