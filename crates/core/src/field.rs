@@ -315,8 +315,10 @@ fn is_owner_reference(definition: &PropertyDefinition) -> bool {
         .is_some_and(|referenced| referenced.eq_ignore_ascii_case("OWNER"))
 }
 
-/// The options of a picklist or user field: HubSpot's own options, unless they live
-/// elsewhere (`externalOptions`, or known external properties that come with none).
+/// The options of a picklist or user field: HubSpot's own options when it sent some,
+/// else those of the owners, pipelines or teams the property is known by name (or, for
+/// user fields, by type) to refer to. `externalOptions` is not consulted: the name
+/// alone says where the options live.
 fn options_for(
     definition: &PropertyDefinition,
     field_type: FieldType,

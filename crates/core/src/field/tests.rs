@@ -181,28 +181,26 @@ fn external_options_come_from_pipelines_owners_and_teams() {
     };
     let deals = table(TableName::DEALS);
 
-    let mut stage = definition("dealstage", "enumeration", "radio");
-    stage.external_options = true;
+    // Chosen by name: no `external_options` flag is needed.
+    let stage = definition("dealstage", "enumeration", "radio");
+    assert!(!stage.external_options);
     let field = map_property(&deals, &stage, context).unwrap();
     assert_eq!(field.field_type, FieldType::Picklist);
     assert_eq!(field.option_label("closedwon"), Some("Closed Won"));
     assert_eq!(field.options.len(), 3);
 
-    let mut pipeline = definition("pipeline", "enumeration", "select");
-    pipeline.external_options = true;
+    let pipeline = definition("pipeline", "enumeration", "select");
     let field = map_property(&deals, &pipeline, context).unwrap();
     assert_eq!(field.option_label("default"), Some("Sales Pipeline"));
 
     let mut owner_ref = definition("hubspot_owner_id", "enumeration", "select");
     owner_ref.referenced_object_type = Some("OWNER".into());
-    owner_ref.external_options = true;
     let field = map_property(&deals, &owner_ref, context).unwrap();
     assert_eq!(field.option_label("41629779"), Some("Ada Lovelace"));
     assert_eq!(field.option_label("2"), Some("nameless@example.com"));
     assert_eq!(field.option_label("3"), Some("3"));
 
-    let mut team = definition("hubspot_team_id", "enumeration", "select");
-    team.external_options = true;
+    let team = definition("hubspot_team_id", "enumeration", "select");
     let field = map_property(&deals, &team, context).unwrap();
     assert_eq!(field.option_label("368389"), Some("Sales Team"));
     assert_eq!(field.options.len(), 1);
