@@ -1,12 +1,13 @@
-//! The rolling 10-second bucket and its headers, Retry-After, the off switch.
+//! The rolling 10-second bucket and its headers, Retry-After, the off switch, one bucket per portal.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use hubspot_sim::RateLimitConfig;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::helpers::{TestSim, small_config, start_with};
+use crate::helpers::{TestSim, ids, refresh, small_config, start_with};
 
 #[tokio::test]
 async fn the_ten_secondly_bucket_refuses_past_its_max_with_headers() {
@@ -180,4 +181,68 @@ async fn transit_delays_a_request_before_it_is_counted() {
     t.control().set_latency(transit(0));
     let (statuses, _) = list_at_once(&t, 1).await;
     assert_eq!(statuses, [StatusCode::TOO_MANY_REQUESTS]);
+}
+
+#[tokio::test]
+async fn each_portal_has_its_own_data_tokens_and_limits() {
+    let mut config = small_config();
+    config.portals = 2;
+    config.rate_limits = RateLimitConfig {
+        max_per_interval: 3,
+        // long enough that no window rolls over during the test
+        interval_ms: 60_000,
+        ..RateLimitConfig::default()
+    };
+    let t = start_with(config).await;
+    let (hub_a, token_a) = (t.hub(), t.token.clone());
+    let b = t
+        .sim
+        .portals()
+        .into_iter()
+        .find(|p| p.hub_id != hub_a)
+        .expect("a second portal");
+    let token_b = refresh(&t.http, &b).await;
+    let c = t.control();
+    let truth = |hub| -> BTreeSet<u64> {
+        c.records(hub, "contacts", false)
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect()
+    };
+    let (truth_a, truth_b) = (truth(hub_a), truth(b.hub_id));
+    assert_ne!(truth_a, truth_b, "each portal is generated on its own");
+    let list = "/crm/v3/objects/contacts?limit=100";
+    let listed = |r: Value| ids(&r["results"]).into_iter().collect::<BTreeSet<u64>>();
+
+    let r = t.request(Method::GET, list, None, &token_a).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(listed(r.json().await.unwrap()), truth_a);
+    // A's token reads A's portal only: a record of B alone is not found
+    let only_b = truth_b
+        .difference(&truth_a)
+        .next()
+        .expect("an id only B has");
+    let path = format!("/crm/v3/objects/contacts/{only_b}");
+    let r = t.request(Method::GET, &path, None, &token_a).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        t.request(Method::GET, list, None, &token_a).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        t.request(Method::GET, list, None, &token_a).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
+    // A's spent budget leaves B's whole
+    let r = t.request(Method::GET, list, None, &token_b).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["x-hubspot-ratelimit-remaining"], "2");
+    assert_eq!(listed(r.json().await.unwrap()), truth_b);
+    assert_eq!(
+        c.portal_counters(hub_a).unwrap().rate_limited["TEN_SECONDLY_ROLLING"],
+        1
+    );
+    assert!(c.portal_counters(b.hub_id).unwrap().rate_limited.is_empty());
 }
