@@ -1,7 +1,9 @@
 //! Client settings: where HubSpot lives, which API paths to use, timeouts, retry and
 //! rate-limit budgets. Every field has a default that suits a real HubSpot portal, and
 //! every struct deserializes from a partial table (`#[serde(default)]`), so the CLI can
-//! layer `HUBSYNC__HUBSPOT__…` variables over them. Durations are integers in `_ms`.
+//! layer `HUBSYNC__HUBSPOT__…` variables over them. A key no struct has is refused, so
+//! a misspelt setting fails loudly instead of leaving its default in place. Durations
+//! are integers in `_ms`.
 
 use std::time::Duration;
 
@@ -10,7 +12,7 @@ use url::Url;
 
 /// Settings shared by every portal this process talks to.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ClientConfig {
     /// Base of every API call: `https://api.hubapi.com` for HubSpot, the simulator's
     /// address in tests.
@@ -63,7 +65,7 @@ impl ClientConfig {
 /// `{objects}/{objectType}[/batch/read|/search]`, associations as
 /// `{associations}/{from}/{to}/batch/read`, and so on.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ApiPaths {
     pub objects: String,
     pub properties: String,
@@ -103,7 +105,7 @@ impl ApiPaths {
 
 /// How transient failures are retried (jittered exponential backoff, see `retry`).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct RetryConfig {
     /// Attempts in total, the first included.
     pub max_attempts: u32,
@@ -146,7 +148,7 @@ impl RetryConfig {
 
 /// The budgets of the in-process rate governor, per portal.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct RateConfig {
     /// Requests allowed per rolling window, before HubSpot's headers say otherwise.
     /// HubSpot allows 110 per 10 s to an OAuth app; 100 leaves headroom for other
@@ -200,6 +202,25 @@ mod tests {
         assert_eq!(config.rate.standard_max, 100);
         assert_eq!(config.paths.objects, "/crm/objects/2026-03");
         assert_eq!(config.paths.owners, "/crm/v3/owners");
+    }
+
+    #[test]
+    fn a_misspelt_key_is_refused() {
+        let error = serde_json::from_value::<ClientConfig>(serde_json::json!({
+            "rate": {"search_maximum": 2}
+        }))
+        .unwrap_err();
+        assert!(error.to_string().contains("search_maximum"), "{error}");
+        for section in ["retry", "paths"] {
+            let error = serde_json::from_value::<ClientConfig>(serde_json::json!({
+                section: {"nonsense": 1}
+            }))
+            .unwrap_err();
+            assert!(error.to_string().contains("nonsense"), "{section}: {error}");
+        }
+        assert!(
+            serde_json::from_value::<ClientConfig>(serde_json::json!({"base_ur": "x"})).is_err()
+        );
     }
 
     #[test]
