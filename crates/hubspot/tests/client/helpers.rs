@@ -3,7 +3,9 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use hubsync_hubspot::{ClientConfig, RateConfig, RetryConfig};
+use hubsync_hubspot::{
+    AccessToken, ClientConfig, HubSpotClient, PortalClient, RateConfig, RetryConfig, StaticToken,
+};
 use url::Url;
 
 /// Settings for tests: short timeouts, quick retries, generous rate budget.
@@ -28,6 +30,21 @@ pub fn quick_config(base_url: &str) -> ClientConfig {
         },
         ..ClientConfig::default()
     }
+}
+
+/// A client of a wiremock server, on the quick settings as `adjust` leaves them, and a
+/// portal client sending the fixed token `static-token`.
+pub fn static_portal(
+    server: &wiremock::MockServer,
+    adjust: impl FnOnce(&mut ClientConfig),
+) -> (HubSpotClient, PortalClient) {
+    let mut config = quick_config(&server.uri());
+    adjust(&mut config);
+    let client = HubSpotClient::new(config).expect("client");
+    let portal = client.portal(Arc::new(StaticToken(AccessToken::new(
+        "static-token".into(),
+    ))));
+    (client, portal)
 }
 
 /// A record as HubSpot sends it.

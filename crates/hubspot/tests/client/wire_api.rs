@@ -1,23 +1,13 @@
 //! Request shapes, headers and paging of the API calls, checked with wiremock.
 
-use std::sync::Arc;
-
 use futures_util::TryStreamExt;
 use hubsync_core::search::{Filter, FilterGroup, Operator, SearchRequest, Sort, SortDirection};
-use hubsync_hubspot::{AccessToken, Error, HubSpotClient, ListRequest, PortalClient, StaticToken};
+use hubsync_hubspot::{Error, ListRequest};
 use serde_json::json;
 use wiremock::matchers::{bearer_token, body_partial_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::helpers::{quick_config, record};
-
-pub fn static_portal(server: &MockServer) -> (HubSpotClient, PortalClient) {
-    let client = HubSpotClient::new(quick_config(&server.uri())).unwrap();
-    let portal = client.portal(Arc::new(StaticToken(AccessToken::new(
-        "static-token".into(),
-    ))));
-    (client, portal)
-}
+use crate::helpers::{record, static_portal};
 
 fn deals_page(ids: &[&str], next: Option<&str>) -> serde_json::Value {
     let results: Vec<_> = ids
@@ -52,7 +42,7 @@ async fn list_sends_bearer_token_and_hubspot_query_shape() {
         .expect(1)
         .mount(&server)
         .await;
-    let (_, portal) = static_portal(&server);
+    let (_, portal) = static_portal(&server, |_| {});
 
     let page = portal
         .list_objects_page(
@@ -102,10 +92,9 @@ async fn long_property_lists_are_split_and_merged_by_id() {
         .respond_with(EchoProperties)
         .mount(&server)
         .await;
-    let mut config = quick_config(&server.uri());
-    config.max_url_length = 600;
-    let client = HubSpotClient::new(config).unwrap();
-    let portal = client.portal(Arc::new(StaticToken(AccessToken::new("t".into()))));
+    let (_, portal) = static_portal(&server, |config| {
+        config.max_url_length = 600;
+    });
     let properties: Vec<String> = (0..120)
         .map(|i| format!("custom_property_{i:03}"))
         .collect();
@@ -169,7 +158,7 @@ async fn search_sends_the_built_body_and_pages_by_last_id() {
         .expect(1)
         .mount(&server)
         .await;
-    let (_, portal) = static_portal(&server);
+    let (_, portal) = static_portal(&server, |_| {});
     let build = |cursor: Option<&str>| SearchRequest {
         filter_groups: vec![FilterGroup {
             filters: vec![Filter {
@@ -214,7 +203,7 @@ async fn search_refuses_a_body_with_an_offset_and_a_cursor_that_does_not_move() 
         })))
         .mount(&server)
         .await;
-    let (_, portal) = static_portal(&server);
+    let (_, portal) = static_portal(&server, |_| {});
     let body = SearchRequest {
         filter_groups: vec![],
         sorts: vec![],
@@ -258,7 +247,7 @@ async fn batch_read_returns_found_records_and_missing_ids_of_a_207() {
         .expect(1)
         .mount(&server)
         .await;
-    let (_, portal) = static_portal(&server);
+    let (_, portal) = static_portal(&server, |_| {});
 
     let read = portal
         .batch_read(
@@ -297,7 +286,7 @@ async fn batch_read_splits_more_than_100_ids() {
         .expect(3)
         .mount(&server)
         .await;
-    let (_, portal) = static_portal(&server);
+    let (_, portal) = static_portal(&server, |_| {});
     let ids: Vec<String> = (1..=250).map(|i| i.to_string()).collect();
 
     let read = portal.batch_read("deals", &ids, &[], false).await.unwrap();
@@ -342,7 +331,7 @@ async fn associations_follow_each_input_and_read_numeric_ids() {
         .expect(1)
         .mount(&server)
         .await;
-    let (_, portal) = static_portal(&server);
+    let (_, portal) = static_portal(&server, |_| {});
 
     let batch = portal
         .associations("deals", "companies", &["10".into(), "11".into()])
@@ -377,10 +366,9 @@ async fn dated_paths_are_a_configuration() {
         .expect(1)
         .mount(&server)
         .await;
-    let mut config = quick_config(&server.uri());
-    config.paths = hubsync_hubspot::ApiPaths::dated("2026-03");
-    let client = HubSpotClient::new(config).unwrap();
-    let portal = client.portal(Arc::new(StaticToken(AccessToken::new("t".into()))));
+    let (_, portal) = static_portal(&server, |config| {
+        config.paths = hubsync_hubspot::ApiPaths::dated("2026-03");
+    });
 
     portal
         .associations("deals", "companies", &["1".into()])

@@ -6,13 +6,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use hubsync_core::search::SearchRequest;
-use hubsync_hubspot::{AccessToken, Error, HubSpotClient, StaticToken};
+use hubsync_hubspot::Error;
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::helpers::quick_config;
-use crate::wire_api::static_portal;
+use crate::helpers::static_portal;
 
 #[tokio::test]
 async fn retry_after_on_429_is_honoured() {
@@ -39,7 +38,7 @@ async fn retry_after_on_429_is_honoured() {
         .expect(1)
         .mount(&server)
         .await;
-    let (client, portal) = static_portal(&server);
+    let (client, portal) = static_portal(&server, |_| {});
 
     let started = Instant::now();
     let properties = portal.properties("deals", false).await.unwrap();
@@ -64,7 +63,7 @@ async fn daily_limit_is_a_typed_error_and_not_retried() {
         .expect(1)
         .mount(&server)
         .await;
-    let (_, portal) = static_portal(&server);
+    let (_, portal) = static_portal(&server, |_| {});
 
     let error = portal.pipelines("deals").await.unwrap_err();
 
@@ -89,10 +88,9 @@ async fn a_hang_past_the_timeout_is_retried() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"results": []})))
         .mount(&server)
         .await;
-    let mut config = quick_config(&server.uri());
-    config.request_timeout_ms = 300;
-    let client = HubSpotClient::new(config).unwrap();
-    let portal = client.portal(Arc::new(StaticToken(AccessToken::new("t".into()))));
+    let (client, portal) = static_portal(&server, |config| {
+        config.request_timeout_ms = 300;
+    });
 
     let started = Instant::now();
     let schemas = portal.schemas().await.unwrap();
@@ -110,11 +108,10 @@ async fn a_hang_that_persists_ends_as_timeout() {
         .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(5)))
         .mount(&server)
         .await;
-    let mut config = quick_config(&server.uri());
-    config.request_timeout_ms = 200;
-    config.retry.max_attempts = 2;
-    let client = HubSpotClient::new(config).unwrap();
-    let portal = client.portal(Arc::new(StaticToken(AccessToken::new("t".into()))));
+    let (client, portal) = static_portal(&server, |config| {
+        config.request_timeout_ms = 200;
+        config.retry.max_attempts = 2;
+    });
 
     let error = portal.schemas().await.unwrap_err();
 
@@ -140,7 +137,7 @@ async fn truncated_json_on_success_is_retried() {
         ]})))
         .mount(&server)
         .await;
-    let (client, portal) = static_portal(&server);
+    let (client, portal) = static_portal(&server, |_| {});
 
     let owners = portal.owners(false).await.unwrap();
 
@@ -170,7 +167,7 @@ async fn html_and_empty_server_errors_are_retried() {
         .with_priority(3)
         .mount(&server)
         .await;
-    let (client, portal) = static_portal(&server);
+    let (client, portal) = static_portal(&server, |_| {});
 
     portal.pipelines("deals").await.unwrap();
 
@@ -200,7 +197,7 @@ async fn permanent_errors_are_sent_once() {
             .expect(1)
             .mount(&server)
             .await;
-        let (_, portal) = static_portal(&server);
+        let (_, portal) = static_portal(&server, |_| {});
 
         let error = portal.properties("deals", false).await.unwrap_err();
 
@@ -232,7 +229,7 @@ async fn rate_limit_headers_slow_every_task_of_the_portal() {
         })
         .mount(&server)
         .await;
-    let (_, portal) = static_portal(&server);
+    let (_, portal) = static_portal(&server, |_| {});
     // The first answer teaches the governor: 10 per second, 9 kept for us.
     portal.pipelines("deals").await.unwrap();
 
@@ -272,10 +269,9 @@ async fn secondly_429_on_search_is_retried_after_a_pause() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"total": 0, "results": []})))
         .mount(&server)
         .await;
-    let mut config = quick_config(&server.uri());
-    config.rate.search_max = 4;
-    let client = HubSpotClient::new(config).unwrap();
-    let portal = client.portal(Arc::new(StaticToken(AccessToken::new("t".into()))));
+    let (_, portal) = static_portal(&server, |config| {
+        config.rate.search_max = 4;
+    });
     let body = SearchRequest {
         filter_groups: vec![],
         sorts: vec![],
@@ -320,10 +316,9 @@ async fn an_absurd_retry_after_neither_panics_nor_stalls_the_portal() {
         .expect(1)
         .mount(&server)
         .await;
-    let mut config = quick_config(&server.uri());
-    config.retry.max_retry_after_ms = 300;
-    let client = HubSpotClient::new(config).unwrap();
-    let portal = client.portal(Arc::new(StaticToken(AccessToken::new("t".into()))));
+    let (_, portal) = static_portal(&server, |config| {
+        config.retry.max_retry_after_ms = 300;
+    });
 
     let started = Instant::now();
     let calls = async {

@@ -1,17 +1,13 @@
 //! What the spans of calls say: method, endpoint family, status, attempt and HubSpot's
 //! correlation id, for API calls and OAuth calls alike.
 
-use std::sync::Arc;
-
-use hubsync_hubspot::{
-    AccessToken, ClientSecret, HubSpotClient, OAuthConfig, RefreshToken, StaticToken,
-};
+use hubsync_hubspot::{ClientSecret, HubSpotClient, OAuthConfig, RefreshToken};
 use serde_json::json;
 use tracing_subscriber::fmt::format::FmtSpan;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{CapturedLogs, quick_config};
+use crate::helpers::{CapturedLogs, quick_config, static_portal};
 
 /// A subscriber that writes every span's fields when the span closes.
 fn capture() -> (CapturedLogs, tracing::subscriber::DefaultGuard) {
@@ -57,8 +53,7 @@ async fn an_api_call_span_names_method_family_status_attempt_and_correlation_id(
         )
         .mount(&server)
         .await;
-    let client = HubSpotClient::new(quick_config(&server.uri())).unwrap();
-    let portal = client.portal(Arc::new(StaticToken(AccessToken::new("t".into()))));
+    let (_, portal) = static_portal(&server, |_| {});
 
     portal.pipelines("deals").await.unwrap();
 
