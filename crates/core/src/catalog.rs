@@ -116,10 +116,19 @@ pub struct TableSpec {
 impl TableSpec {
     /// The first requirement `granted` does not meet, if any.
     pub fn missing_scope(&self, granted: &BTreeSet<String>) -> Option<&ScopeAlternatives> {
-        self.required_scopes
-            .iter()
-            .find(|alternatives| !alternatives.satisfied_by(granted))
+        first_unmet(&self.required_scopes, granted)
     }
+}
+
+/// The first of `requirements` that `granted` does not meet, if any: the one a left-out
+/// reason names.
+fn first_unmet<'a>(
+    requirements: &'a [ScopeAlternatives],
+    granted: &BTreeSet<String>,
+) -> Option<&'a ScopeAlternatives> {
+    requirements
+        .iter()
+        .find(|alternatives| !alternatives.satisfied_by(granted))
 }
 
 /// What the standard tables look like; kept as data so a new table is one entry.
@@ -354,15 +363,15 @@ impl TableSelection {
 
 /// Whether owners can be read with these scopes; `Err` holds the left-out reason.
 pub fn owners_available(granted: &BTreeSet<String>) -> Result<(), LeftOut> {
-    if OWNER_SCOPES.iter().any(|scope| granted.contains(*scope)) {
+    let owner_scopes = ScopeAlternatives::of(OWNER_SCOPES);
+    if owner_scopes.satisfied_by(granted) {
         Ok(())
     } else {
         Err(LeftOut {
             table: None,
             subject: "owners".to_owned(),
             reason: format!(
-                "{} not granted; user fields will hold owner ids without names",
-                ScopeAlternatives::of(OWNER_SCOPES)
+                "{owner_scopes} not granted; user fields will hold owner ids without names"
             ),
         })
     }
@@ -396,10 +405,7 @@ pub fn select_tables(
         .iter()
         .map(|alternatives| ScopeAlternatives::of(alternatives))
         .collect();
-    match custom_requirements
-        .iter()
-        .find(|alternatives| !alternatives.satisfied_by(granted))
-    {
+    match first_unmet(&custom_requirements, granted) {
         Some(missing) => left_out.push(LeftOut {
             table: None,
             subject: "custom tables".to_owned(),
