@@ -75,22 +75,6 @@ pub fn parse_value(field: &Field, raw: Option<&str>) -> ParseOutcome {
     }
 }
 
-/// Parses a value as found in a record's `properties` map. HubSpot sends strings or
-/// null; numbers and booleans (seen in hand-made or future payloads) are read as their
-/// text, and any other JSON is kept as it is and reported.
-pub fn parse_json_value(field: &Field, raw: &Value) -> ParseOutcome {
-    match raw {
-        Value::Null => parse_value(field, None),
-        Value::String(text) => parse_value(field, Some(text)),
-        Value::Number(number) => parse_value(field, Some(&number.to_string())),
-        Value::Bool(flag) => parse_value(field, Some(if *flag { "true" } else { "false" })),
-        other => ParseOutcome {
-            value: other.clone(),
-            unparsed: true,
-        },
-    }
-}
-
 /// The typed values of one record, with the raw text of values that did not parse
 /// kept apart.
 ///
@@ -108,31 +92,32 @@ pub struct ParsedRecord {
     pub unparsed: Map<String, Value>,
 }
 
-/// Parses every property of a record. Properties without a known field are kept as
-/// sent (HubSpot may add a property between metadata refresh and fetch), with `""` as
-/// null.
-pub fn parse_record<'a>(
+/// Parses every property of a record, as HubSpot sends them: text or null. It reads
+/// the record where it lies, so a page of wide records is not copied first. Properties
+/// without a known field are kept as sent (HubSpot may add a property between metadata
+/// refresh and fetch), with `""` as null.
+pub fn parse_record<'a, 'p>(
     field_of: impl Fn(&str) -> Option<&'a Field>,
-    properties: &Map<String, Value>,
+    properties: impl IntoIterator<Item = (&'p str, Option<&'p str>)>,
 ) -> ParsedRecord {
     let mut record = ParsedRecord::default();
-    for (name, raw) in properties {
+    for (name, text) in properties {
         let value = match field_of(name) {
             Some(field) => {
-                let outcome = parse_json_value(field, raw);
+                let outcome = parse_value(field, text);
                 if outcome.unparsed {
-                    record.unparsed.insert(name.clone(), outcome.value);
+                    record.unparsed.insert(name.to_owned(), outcome.value);
                     Value::Null
                 } else {
                     outcome.value
                 }
             }
-            None => match raw {
-                Value::String(text) if text.is_empty() => Value::Null,
-                other => other.clone(),
+            None => match text {
+                None | Some("") => Value::Null,
+                Some(text) => Value::String(text.to_owned()),
             },
         };
-        record.values.insert(name.clone(), value);
+        record.values.insert(name.to_owned(), value);
     }
     record
 }

@@ -98,7 +98,7 @@ mod tests {
     fn absent_and_null_read_the_same() {
         let record: Record = serde_json::from_value(serde_json::json!({
             "id": "512",
-            "properties": {"amount": "360000", "closedate": null, "hs_object_id": "512", "n": 3},
+            "properties": {"amount": "360000", "closedate": null, "hs_object_id": "512", "n": 3, "flag": true},
             "createdAt": "2019-10-30T03:30:17.883Z",
             "updatedAt": "2019-12-07T16:50:06.678Z",
             "archived": false,
@@ -109,6 +109,7 @@ mod tests {
         assert_eq!(record.property("closedate"), None);
         assert_eq!(record.property("dealname"), None);
         assert_eq!(record.property("n"), Some("3"));
+        assert_eq!(record.property("flag"), Some("true"));
         assert_eq!(record.archived_at, None);
     }
 

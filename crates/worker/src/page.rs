@@ -7,7 +7,6 @@ use hubsync_core::value::parse_timestamp;
 use hubsync_core::{ChunkRange, Field, TableSpec, parse_record};
 use hubsync_hubspot::{Association, Record};
 use hubsync_store::{AssociationRow, RecordRow};
-use serde_json::{Map, Value};
 
 /// A page mapped for the store.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -50,17 +49,13 @@ pub fn map_page(
     let mut page = MappedPage::default();
     for record in results {
         let id = parse_id(&record.id)?;
-        let properties: Map<String, Value> = record
-            .properties
-            .iter()
-            .map(|(name, value)| {
-                let value = value
-                    .as_ref()
-                    .map_or(Value::Null, |text| Value::String(text.clone()));
-                (name.clone(), value)
-            })
-            .collect();
-        let parsed = parse_record(|name| fields.get(name), &properties);
+        let parsed = parse_record(
+            |name| fields.get(name),
+            record
+                .properties
+                .iter()
+                .map(|(name, text)| (name.as_str(), text.as_deref())),
+        );
         let modified_at = record
             .property(table.last_modified_property.as_str())
             .and_then(parse_timestamp)
@@ -121,7 +116,7 @@ mod tests {
     use hubsync_core::metadata::PropertyDefinition;
     use hubsync_core::{MappingContext, ModifiedRange, TableName, map_properties};
     use hubsync_hubspot::AssociationType;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 

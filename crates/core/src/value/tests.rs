@@ -221,20 +221,6 @@ fn strings_are_kept_verbatim() {
 }
 
 #[test]
-fn json_inputs_other_than_strings() {
-    let number = field(FieldType::Number, "number", false);
-    assert_eq!(parse_json_value(&number, &json!(12)).value, json!(12));
-    let flag = field(FieldType::Bool, "bool", false);
-    assert_eq!(parse_json_value(&flag, &json!(true)).value, json!(true));
-    let text = field(FieldType::String, "string", false);
-    assert_eq!(parse_json_value(&text, &json!(12)).value, json!("12"));
-    let odd = parse_json_value(&text, &json!({"a": 1}));
-    assert!(odd.unparsed);
-    assert_eq!(odd.value, json!({"a": 1}));
-    assert_eq!(parse_json_value(&text, &Value::Null).value, Value::Null);
-}
-
-#[test]
 fn records_count_unparsed_values_and_keep_unknown_properties() {
     let amount = Field {
         name: PropertyName::parse("amount").unwrap(),
@@ -245,18 +231,16 @@ fn records_count_unparsed_values_and_keep_unknown_properties() {
         ..field(FieldType::Date, "datetime", false)
     };
     let fields = [amount, closedate];
-    let properties = json!({
-        "amount": "N/A",
-        "closedate": "1672531200000.0",
-        "brand_new_property": "kept",
-        "blank_unknown": "",
-    });
-    let Value::Object(properties) = properties else {
-        unreachable!()
-    };
+    let properties = [
+        ("amount", Some("N/A")),
+        ("closedate", Some("1672531200000.0")),
+        ("brand_new_property", Some("kept")),
+        ("blank_unknown", Some("")),
+        ("null_unknown", None),
+    ];
     let record = parse_record(
         |name| fields.iter().find(|f| f.name.as_str() == name),
-        &properties,
+        properties,
     );
     assert_eq!(record.unparsed.len(), 1);
     assert_eq!(record.unparsed["amount"], json!("N/A"));
@@ -267,4 +251,5 @@ fn records_count_unparsed_values_and_keep_unknown_properties() {
     );
     assert_eq!(record.values["brand_new_property"], json!("kept"));
     assert_eq!(record.values["blank_unknown"], Value::Null);
+    assert_eq!(record.values["null_unknown"], Value::Null);
 }

@@ -131,8 +131,11 @@ pub fn parsed_deal(
 ) -> RecordRow {
     let raw: serde_json::Map<String, serde_json::Value> =
         serde_json::from_value(raw).expect("an object of properties");
-    let parsed =
-        hubsync_core::parse_record(|name| fields.iter().find(|f| f.name.as_str() == name), &raw);
+    let parsed = hubsync_core::parse_record(
+        |name| fields.iter().find(|f| f.name.as_str() == name),
+        raw.iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+    );
     RecordRow {
         id,
         name: raw
