@@ -11,5 +11,6 @@ mod sim_paging;
 mod sim_portals;
 mod wire_api;
 mod wire_failures;
+mod wire_governor;
 mod wire_oauth;
 mod wire_tracing;
