@@ -32,9 +32,8 @@ pub struct SearchRequest {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub properties: Vec<String>,
     pub limit: u32,
-    /// Offset paging; hubsync pages by `hs_object_id` instead and leaves this unset.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub after: Option<String>,
+    // No `after`: offset paging stops at 10,000 results and shifts under changes;
+    // hubsync pages by `hs_object_id` instead, so the body cannot carry an offset.
 }
 
 /// Filters that must all match.
@@ -180,7 +179,6 @@ pub fn build_search_request(
         }],
         properties: property_names,
         limit: limit.clamp(1, MAX_SEARCH_LIMIT),
-        after: None,
     }
 }
 
@@ -206,7 +204,6 @@ mod tests {
             }],
             properties: vec![],
             limit: 200,
-            after: None,
         };
         let json = serde_json::to_value(&request).unwrap();
         assert_eq!(
@@ -285,7 +282,8 @@ mod tests {
         assert_eq!(filters[2].operator, Operator::Gt);
         assert_eq!(filters[2].value.as_deref(), Some("57156923994"));
         assert_eq!(request.limit, 1);
-        assert_eq!(request.after, None);
+        let body = serde_json::to_value(&request).unwrap();
+        assert!(body.get("after").is_none(), "{body}");
     }
 
     #[test]

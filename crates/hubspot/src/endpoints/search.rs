@@ -36,17 +36,12 @@ struct SearchBody {
 }
 
 impl PortalClient {
-    /// Sends one search request as built by the caller. `after` must be unset.
+    /// Sends one search request as built by the caller.
     pub async fn search_page(
         &self,
         object_type: &str,
         request: &SearchRequest,
     ) -> Result<SearchPage> {
-        if request.after.is_some() {
-            return Err(Error::InvalidRequest(
-                "search pages by hs_object_id; the body must not carry an after offset".into(),
-            ));
-        }
         let url = self.url(&self.config().paths.objects, &[object_type, "search"])?;
         let call = Call::post_json(Family::Search, url, request)?;
         let body = self.send::<SearchBody>(&call).await?;

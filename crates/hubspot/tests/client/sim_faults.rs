@@ -166,7 +166,6 @@ async fn permanent_errors_are_sent_exactly_once() {
         sorts: vec![],
         properties: vec![],
         limit: 10,
-        after: None,
     };
     let error = env
         .portal

@@ -82,7 +82,6 @@ async fn a_storm_of_tasks_fetches_every_page_with_under_one_percent_429s() {
                     }],
                     properties: vec![],
                     limit: 25,
-                    after: None,
                 };
                 let pages: Vec<_> = portal.search("contacts", build).try_collect().await?;
                 Ok::<_, hubsync_hubspot::Error>(

@@ -139,7 +139,6 @@ async fn the_dated_2026_03_paths_work_end_to_end() {
         sorts: vec![],
         properties: vec![],
         limit: 5,
-        after: None,
     };
     assert!(portal.search_page("deals", &search).await.unwrap().total > 0);
     portal

@@ -224,7 +224,6 @@ async fn search_over_a_12000_record_millisecond_returns_each_record_once() {
         }],
         properties: vec!["hs_object_id".into(), "lastmodifieddate".into()],
         limit: 200,
-        after: None,
     };
     let pages: Vec<_> = env
         .portal

@@ -277,7 +277,6 @@ async fn secondly_429_on_search_is_retried_after_a_pause() {
         sorts: vec![],
         properties: vec![],
         limit: 10,
-        after: None,
     };
 
     let started = Instant::now();

@@ -91,7 +91,6 @@ async fn a_governor_of_its_own_is_asked_released_and_told_on_every_call() {
         sorts: vec![],
         properties: vec![],
         limit: 10,
-        after: None,
     };
     portal.search_page("deals", &search).await.unwrap();
 
