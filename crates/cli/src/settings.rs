@@ -256,6 +256,13 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(error.contains("urll"), "{error}");
+        // The field is standard_max: without the underscore it must not fall back to
+        // the default budget silently.
+        let error =
+            Settings::load_from(None, env(&[("HUBSYNC__HUBSPOT__RATE__STANDARDMAX", "50")]))
+                .unwrap_err()
+                .to_string();
+        assert!(error.contains("standardmax"), "{error}");
     }
 
     #[test]
