@@ -31,6 +31,7 @@ pub use broker::{Broker, DeliveryStream, JobQueue};
 pub use consumer::Consumer;
 pub use delivery::Delivery;
 pub use error::{Error, Result};
+pub use link::process_label;
 pub use ops::{DeadLetter, QueueDepth, RequeueReport};
 pub use publisher::{OutgoingMessage, Publisher};
 pub use settings::{AmqpUrl, QueueSettings};

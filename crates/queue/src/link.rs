@@ -93,7 +93,7 @@ impl Link {
 
 /// `host/pid`, to tell processes apart in consumer tags and in the broker's
 /// connection list. Pods set `HOSTNAME` to the pod name.
-pub(crate) fn process_label() -> String {
+pub fn process_label() -> String {
     let host = std::env::var("HOSTNAME")
         .ok()
         .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())

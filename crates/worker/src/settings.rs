@@ -95,15 +95,9 @@ impl WorkerSettings {
 
     /// The configured worker id, or `host/pid`.
     pub fn worker_id(&self) -> String {
-        self.worker_id.clone().unwrap_or_else(|| {
-            let host = std::env::var("HOSTNAME")
-                .ok()
-                .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
-                .map(|host| host.trim().to_owned())
-                .filter(|host| !host.is_empty())
-                .unwrap_or_else(|| "unknown-host".to_owned());
-            format!("{host}/{}", std::process::id())
-        })
+        self.worker_id
+            .clone()
+            .unwrap_or_else(hubsync_queue::process_label)
     }
 }
 
