@@ -110,7 +110,9 @@ impl Filter {
 /// - time chunk: `modified GTE start`, `modified LT end`, `hs_object_id GT after`
 ///   (or `GTE 0` on the first page);
 /// - id chunk (one millisecond): `modified EQ ms`, `hs_object_id GT after` (or `GTE
-///   start` on the first page), `hs_object_id LT end`.
+///   start` on the first page, and when `after` lies below the range: a cursor
+///   inherited from a parent chunk may point into a sibling's ids), `hs_object_id LT
+///   end`.
 ///
 /// Datetime values are epoch-millisecond strings, the form every HubSpot client sends.
 pub fn sync_filters(table: &TableSpec, range: &ChunkRange, after_id: Option<u64>) -> Vec<Filter> {
@@ -118,8 +120,8 @@ pub fn sync_filters(table: &TableSpec, range: &ChunkRange, after_id: Option<u64>
     let last_modified = &table.last_modified_property;
     let id = &PropertyName::HS_OBJECT_ID;
     let cursor = |start: u64| match after_id {
-        Some(after) => Filter::with_value(id, Operator::Gt, after.to_string()),
-        None => Filter::with_value(id, Operator::Gte, start.to_string()),
+        Some(after) if after >= start => Filter::with_value(id, Operator::Gt, after.to_string()),
+        _ => Filter::with_value(id, Operator::Gte, start.to_string()),
     };
     let filters = match range.ids() {
         None => vec![
@@ -308,6 +310,9 @@ mod tests {
             next.filter_groups[0].filters[1].value.as_deref(),
             Some("1450")
         );
+        // A cursor below the range (a parent's, in a sibling's ids) keeps the bound.
+        let below = build_search_request(&deals(), &range, Some(400), None, &[], 200);
+        assert_eq!(below.filter_groups, first.filter_groups);
     }
 
     #[test]

@@ -54,13 +54,9 @@ impl Worker {
 
         // A sub-chunk starts after its parent's first page, which its parent wrote
         // (every record of the parent's range up to that id was on it).
-        // The search takes the cursor as the range's lower id bound, so an inherited
-        // cursor below the chunk's own id range (a sibling's ids) must not replace it.
         let mut cursor = match chunk.cursor {
             Some(cursor) => Some(cursor),
-            None => db::parent_cursor(&self.pool, chunk)
-                .await?
-                .filter(|inherited| *inherited >= chunk.range.id_range().start()),
+            None => db::parent_cursor(&self.pool, chunk).await?,
         };
         let mut page = search(cursor).await?;
         let mut records = chunk.records;
