@@ -62,10 +62,11 @@ pub async fn progress_of(
 ) -> Result<Vec<RunProgress>, PlanError> {
     let mut db = context.pool.acquire().await?;
     let counts = runs::chunk_counts(&mut db, run_ids).await?;
+    let mut found = runs::get_runs(&mut db, run_ids).await?;
     let mut progress = Vec::with_capacity(run_ids.len());
     for run_id in run_ids {
-        let run = runs::get_run(&mut db, *run_id)
-            .await?
+        let run = found
+            .remove(run_id)
             .ok_or(hubsync_store::Error::RunNotFound(*run_id))?;
         progress.push(RunProgress {
             run_id: run.id,

@@ -92,7 +92,7 @@ pub use records::{
 };
 pub use runs::{
     ChunkCounts, CreatedRun, NewRun, Run, RunStatus, cancel_run, chunk_counts, create_run, get_run,
-    list_recent_runs, list_running_runs, run_chunk_counts, running_run_of,
+    get_runs, list_recent_runs, list_running_runs, run_chunk_counts, running_run_of,
 };
 pub use status::{RunReport, TableStatus, recent_run_reports, table_statuses};
 pub use tables::{

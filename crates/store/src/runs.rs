@@ -319,6 +319,20 @@ pub async fn get_run(conn: &mut PgConnection, run_id: RunId) -> Result<Option<Ru
     fetch_run(conn, run_id, false).await
 }
 
+/// The runs of `run_ids` that exist, by id: one query however many are followed.
+pub async fn get_runs(conn: &mut PgConnection, run_ids: &[RunId]) -> Result<HashMap<RunId, Run>> {
+    let ids: Vec<Uuid> = run_ids.iter().map(RunId::as_uuid).collect();
+    let rows: Vec<RunRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {RUN_COLUMNS} FROM hubsync.runs WHERE id = ANY($1)"
+    )))
+    .bind(&ids)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|row| Run::try_from(row).map(|run| (run.id, run)))
+        .collect()
+}
+
 /// Every running run, oldest first (the committer's sweep).
 pub async fn list_running_runs(conn: &mut PgConnection) -> Result<Vec<Run>> {
     let rows: Vec<RunRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(

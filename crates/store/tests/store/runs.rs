@@ -1,9 +1,9 @@
 use hubsync_core::{ChunkRange, ChunkState, IdRange, RunKind, TableName};
 use hubsync_store::{
     ChunkStart, Error, NewRun, PageProgress, RunStatus, cancel_run, create_run, get_chunk, get_run,
-    list_chunks, list_failed_chunks, list_running_runs, mark_chunk_failed, mark_chunk_succeeded,
-    mark_chunks_published, record_page, requeue_chunks, requeue_run, run_chunk_counts,
-    running_run_of, split_chunk, start_chunk,
+    get_runs, list_chunks, list_failed_chunks, list_running_runs, mark_chunk_failed,
+    mark_chunk_succeeded, mark_chunks_published, record_page, requeue_chunks, requeue_run,
+    run_chunk_counts, running_run_of, split_chunk, start_chunk,
 };
 use sqlx::PgPool;
 
@@ -107,6 +107,13 @@ async fn chunks_move_through_their_states(pool: PgPool) -> TestResult {
     let mut conn = pool.acquire().await?;
     let c = connection_with_tables(&mut conn, 1).await;
     let created = run_with_chunks(&mut conn, c.id, &TableName::DEALS, None, 1_000, 9_000, 2).await;
+    let found = get_runs(
+        &mut conn,
+        &[created.run.id, hubsync_core::RunId::new_random()],
+    )
+    .await?;
+    assert_eq!(found.len(), 1, "an unknown run is left out");
+    assert_eq!(found[&created.run.id], created.run);
     let (a, b) = (created.chunks[0].id, created.chunks[1].id);
     assert_eq!(mark_chunks_published(&mut conn, &[a, b]).await?, 2);
     assert!(
