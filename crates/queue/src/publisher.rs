@@ -114,7 +114,6 @@ impl std::fmt::Debug for Publisher {
 }
 
 impl Publisher {
-
     /// A publisher that connects at its first publish.
     pub(crate) fn lazy(settings: Arc<QueueSettings>) -> Self {
         let names = Topology::new(&settings.prefix);
