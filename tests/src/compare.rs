@@ -282,6 +282,9 @@ fn same_typed(sql_type: SqlType, view: &Value, expected: &Value) -> bool {
 
 /// Asserts the associations of one join equal the portal's for the table's records;
 /// returns how many there are.
+/// An association as stored: from, to, type id, category, label.
+type StoredLink = (u64, u64, i32, String, Option<String>);
+
 async fn assert_join_matches(
     env: &Env,
     table: &StoredTable,
@@ -289,9 +292,17 @@ async fn assert_join_matches(
     truth: &BTreeMap<u64, SimRecord>,
 ) -> usize {
     let name = table.name();
-    let expected: BTreeSet<(u64, u64, i32)> = env
-        .control()
-        .associations(env.hub_id, &table.spec.object_type, &join.to_object_type)
+    let control = env.control();
+    let (from_type, to_type) = (&table.spec.object_type, &join.to_object_type);
+    // Each type id's category and label, as HubSpot describes the pair's types.
+    let kinds: BTreeMap<u32, (String, Option<String>)> = control
+        .association_types(env.hub_id, from_type, to_type)
+        .expect("simulator association types")
+        .into_iter()
+        .map(|kind| (kind.type_id, (kind.category, kind.label)))
+        .collect();
+    let expected: BTreeSet<StoredLink> = control
+        .associations(env.hub_id, from_type, to_type)
         .expect("simulator associations")
         .into_iter()
         .filter(|association| truth.contains_key(&association.from_id))
@@ -300,17 +311,20 @@ async fn assert_join_matches(
                 .type_ids
                 .iter()
                 .map(|type_id| {
+                    let (category, label) = kinds[type_id].clone();
                     (
                         association.from_id,
                         association.to_id,
                         i32::try_from(*type_id).expect("type ids fit i32"),
+                        category,
+                        label,
                     )
                 })
                 .collect::<Vec<_>>()
         })
         .collect();
-    let rows: Vec<(i64, i64, i32)> = sqlx::query_as(
-        "SELECT from_id, to_id, type_id FROM hubsync.associations
+    let rows: Vec<(i64, i64, i32, String, Option<String>)> = sqlx::query_as(
+        "SELECT from_id, to_id, type_id, category, label FROM hubsync.associations
          WHERE connection_id = $1 AND from_table = $2 AND to_table = $3",
     )
     .bind(env.connection_id.as_uuid())
@@ -319,9 +333,9 @@ async fn assert_join_matches(
     .fetch_all(env.pool())
     .await
     .expect("stored associations");
-    let stored: BTreeSet<(u64, u64, i32)> = rows
+    let stored: BTreeSet<StoredLink> = rows
         .into_iter()
-        .map(|(from, to, kind)| (from as u64, to as u64, kind))
+        .map(|(from, to, kind, category, label)| (from as u64, to as u64, kind, category, label))
         .collect();
     let missing: Vec<_> = expected.difference(&stored).take(5).collect();
     let extra: Vec<_> = stored.difference(&expected).take(5).collect();

@@ -45,7 +45,8 @@ pub use config::{
 };
 pub use control::{
     AssociationChange, ControlError, InstallRequest, InstallResult, MintRequest, MintedToken,
-    NewPortal, PortalCredentials, PropertyChange, SimAssociation, SimControl, SimRecord,
+    NewPortal, PortalCredentials, PropertyChange, SimAssociation, SimAssociationType, SimControl,
+    SimRecord,
 };
 pub use counters::CounterSnapshot;
 pub use server::{RunningSim, SimError, Simulator};

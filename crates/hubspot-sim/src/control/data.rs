@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::{
-    AssociationChange, ControlError, PropertyChange, SimAssociation, SimControl, SimRecord,
-    record_of,
+    AssociationChange, ControlError, PropertyChange, SimAssociation, SimAssociationType,
+    SimControl, SimRecord, record_of,
 };
 use crate::state::{read, write};
 use crate::store::{PropertyDef, Record, RecordData, StoreError, fmt_ms, now_ms};
@@ -216,6 +216,29 @@ impl SimControl {
                 from_id,
                 to_id: link.to_id,
                 type_ids: link.type_ids.clone(),
+            })
+            .collect())
+    }
+
+    /// The association types from one object type to another, with their categories
+    /// and labels.
+    pub fn association_types(
+        &self,
+        hub_id: u64,
+        from_type: &str,
+        to_type: &str,
+    ) -> Result<Vec<SimAssociationType>, ControlError> {
+        let portal = self.portal(hub_id)?;
+        let data = read(&portal.data);
+        let from = data.control_index(from_type)?;
+        let to = data.control_index(to_type)?;
+        Ok(data
+            .assoc
+            .defs_for(from, to)
+            .map(|def| SimAssociationType {
+                type_id: def.type_id,
+                category: def.category.as_str().to_owned(),
+                label: def.label.clone(),
             })
             .collect())
     }

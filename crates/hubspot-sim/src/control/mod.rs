@@ -64,6 +64,16 @@ pub struct SimAssociation {
     pub type_ids: Vec<u32>,
 }
 
+/// An association type of a pair of object types, as the v4 API describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimAssociationType {
+    pub type_id: u32,
+    /// `HUBSPOT_DEFINED` or `USER_DEFINED`.
+    pub category: String,
+    pub label: Option<String>,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct InstallRequest {

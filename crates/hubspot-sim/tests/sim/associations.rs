@@ -135,6 +135,19 @@ async fn types_labels_single_reads_and_dated_paths() {
         .collect();
     assert!(labels.contains(&(5, Some("Primary".into()))));
     assert!(labels.contains(&(341, None)));
+    // The control API tells the same types as the API does.
+    let kinds = t
+        .control()
+        .association_types(t.hub(), "deals", "companies")
+        .unwrap();
+    for (type_id, label) in &labels {
+        let kind = kinds
+            .iter()
+            .find(|k| u64::from(k.type_id) == *type_id)
+            .expect("every type the API sends is known to the control API");
+        assert_eq!(&kind.label, label);
+        assert_eq!(kind.category, "HUBSPOT_DEFINED");
+    }
     assert!(
         types
             .as_array()
