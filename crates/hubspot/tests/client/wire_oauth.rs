@@ -69,6 +69,18 @@ async fn install_url_carries_scopes_optional_scopes_and_state() {
     );
 }
 
+/// The grant of an install: access token `access-1`, refresh token `refresh-1`.
+fn first_grant(expires_in: Duration) -> hubsync_hubspot::TokenGrant {
+    hubsync_hubspot::TokenGrant {
+        access_token: AccessToken::new("access-1".into()),
+        refresh_token: Some(RefreshToken::new("refresh-1".into())),
+        expires_in,
+        hub_id: Some(62515),
+        scopes: None,
+        user_id: None,
+    }
+}
+
 #[tokio::test]
 async fn an_expired_token_is_refreshed_once_and_the_call_retried() {
     let server = MockServer::start().await;
@@ -103,14 +115,7 @@ async fn an_expired_token_is_refreshed_once_and_the_call_retried() {
         .await;
     let client = HubSpotClient::new(quick_config(&server.uri())).unwrap();
     let app = client.oauth_app(oauth_config(&server)).unwrap();
-    let grant = hubsync_hubspot::TokenGrant {
-        access_token: AccessToken::new("access-1".into()),
-        refresh_token: Some(RefreshToken::new("refresh-1".into())),
-        expires_in: Duration::from_secs(1800),
-        hub_id: Some(62515),
-        scopes: None,
-        user_id: None,
-    };
+    let grant = first_grant(Duration::from_secs(1800));
     let provider =
         Arc::new(TokenProvider::from_grant(app, &grant, tokio::time::Instant::now()).unwrap());
     let portal = client.portal(provider.clone());
@@ -144,14 +149,7 @@ async fn a_token_inside_the_refresh_margin_is_refreshed_before_the_call() {
         .await;
     let client = HubSpotClient::new(quick_config(&server.uri())).unwrap();
     let app = client.oauth_app(oauth_config(&server)).unwrap();
-    let grant = hubsync_hubspot::TokenGrant {
-        access_token: AccessToken::new("access-1".into()),
-        refresh_token: Some(RefreshToken::new("refresh-1".into())),
-        expires_in: Duration::from_secs(60),
-        hub_id: Some(62515),
-        scopes: None,
-        user_id: None,
-    };
+    let grant = first_grant(Duration::from_secs(60));
     // 5 s of life left, inside the margin (a tenth of 60 s): due for refresh, though
     // HubSpot would still accept it. A short lifetime keeps the Instant arithmetic
     // safe on a freshly booted machine.
